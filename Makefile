@@ -1,0 +1,48 @@
+# Every target a contributor or CI needs. `make install` is idempotent: it
+# re-installs only when pyproject.toml changed since the last install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CDK_CLI := .cdk-cli/node_modules/.bin/cdk
+AGENT ?= research
+TASK ?= How do asyncio tasks, event loops and coroutines fit together, and how do I run blocking code without stalling the loop?
+
+.PHONY: install run test lint bench synth deploy destroy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[cdk,dev]"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/agent-platform run $(AGENT) "$(TASK)"
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
+
+$(CDK_CLI): | install
+	mkdir -p .cdk-cli
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/npm install --silent --prefix .cdk-cli aws-cdk@2
+
+synth: install $(CDK_CLI)
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) synth --quiet
+
+deploy: install $(CDK_CLI)
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) deploy --all
+
+destroy: install $(CDK_CLI)
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) destroy --all
+
+clean:
+	rm -rf $(VENV) cdk.out .cdk-cli .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""Environment variable names, defined once.
+
+The CDK stacks set these on the ECS task definitions and the runtime reads them
+(through `agent_runtime.settings`). Importing this module must stay cheap: the CDK
+app imports it too.
+"""
+
+PREFIX = "AGENT_PLATFORM_"
+
+AGENT_NAME = PREFIX + "AGENT"  # which agent this container serves (research|content|analysis)
+MODEL = PREFIX + "MODEL"  # model id, e.g. gpt-4o-mini; "offline" forces the offline model
+TOOL_MODE = PREFIX + "TOOL_MODE"  # native | react
+DATA_DIR = PREFIX + "DATA_DIR"  # local server: database and published reports
+DOCS_DIR = PREFIX + "DOCS_DIR"  # local corpus folder
+STORE = PREFIX + "STORE"  # sqlite | dynamodb
+QUEUE = PREFIX + "QUEUE"  # local | sqs
+TABLE_NAME = PREFIX + "TABLE_NAME"
+QUEUE_URL = PREFIX + "QUEUE_URL"
+API_KEYS = PREFIX + "API_KEYS"  # comma separated (local)
+API_KEYS_SECRET = PREFIX + "API_KEYS_SECRET"  # Secrets Manager secret id holding API keys (AWS)
+LLM_SECRET = PREFIX + "LLM_SECRET"  # Secrets Manager secret id holding the LLM API key (AWS)
+TOOL_FUNCTIONS = PREFIX + "TOOL_FUNCTIONS"  # JSON object {tool_name: function name or ARN}
+WORKER_CONCURRENCY = PREFIX + "WORKER_CONCURRENCY"
+PRICES = PREFIX + "PRICES"  # JSON object {model: [usd_per_1m_input, usd_per_1m_output]}
+LOG_LEVEL = PREFIX + "LOG_LEVEL"
+DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"
+REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
+
+# Standard names of the OpenAI client, honoured as-is.
+OPENAI_BASE_URL = "OPENAI_BASE_URL"
+OPENAI_API_KEY = "OPENAI_API_KEY"

@@ -1,0 +1,162 @@
+"""Everything the loop does is an event: one discriminated union on `type`.
+
+The same events drive the CLI progress display, the SSE stream and the store.
+Each carries the task id, a per-task sequence number (1, 2, 3, ...) and a
+timestamp (epoch seconds).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+StopReason = Literal[
+    "final_answer",  # the model answered
+    "max_steps",
+    "timeout",  # wall-clock guard
+    "max_tokens",
+    "max_cost",
+    "cancelled",
+    "error",  # model endpoint failure or internal error
+]
+
+
+class Usage(BaseModel):
+    """Token counts, summed over model calls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str
+    seq: int
+    ts: float
+
+
+class TaskStarted(_Event):
+    type: Literal["task.started"] = "task.started"
+    agent: str
+    input: str
+    session_id: str | None = None
+    model: str
+    offline: bool = False
+    resumed: bool = False
+
+
+class ModelTurn(_Event):
+    """One model call: its visible thought text, the tool calls it asked for, its usage."""
+
+    type: Literal["model.turn"] = "model.turn"
+    step: int
+    thought: str = ""
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)  # [{id, name, arguments}]
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    duration_ms: float = 0.0
+
+
+class ToolCallStarted(_Event):
+    type: Literal["tool.started"] = "tool.started"
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any] | str
+
+
+class ToolCallFinished(_Event):
+    type: Literal["tool.finished"] = "tool.finished"
+    step: int
+    call_id: str
+    tool: str
+    ok: bool
+    duration_ms: float
+    result: str = ""  # the observation, truncated for display and transport
+    error: str | None = None
+
+
+class ApprovalRequested(_Event):
+    type: Literal["approval.requested"] = "approval.requested"
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    deadline: float  # epoch seconds; after it the call is decided by policy (default: rejected)
+
+
+class ApprovalResolved(_Event):
+    type: Literal["approval.resolved"] = "approval.resolved"
+    step: int
+    call_id: str
+    tool: str
+    approved: bool
+    reason: str | None = None
+    decided_by: str = "approver"  # approver | timeout | policy
+
+
+class _Terminal(_Event):
+    steps: int
+    usage: Usage
+    cost_usd: float
+    stop_reason: StopReason
+    duration_ms: float = 0.0
+
+
+class TaskFinished(_Terminal):
+    type: Literal["task.finished"] = "task.finished"
+    answer: str
+
+
+class TaskFailed(_Terminal):
+    type: Literal["task.failed"] = "task.failed"
+    error: str
+    answer: str | None = None  # the last thought, if any, when a guard stopped the task
+
+
+class TaskCancelled(_Terminal):
+    type: Literal["task.cancelled"] = "task.cancelled"
+    reason: str = "cancelled"
+
+
+Event = Annotated[
+    TaskStarted
+    | ModelTurn
+    | ToolCallStarted
+    | ToolCallFinished
+    | ApprovalRequested
+    | ApprovalResolved
+    | TaskFinished
+    | TaskFailed
+    | TaskCancelled,
+    Field(discriminator="type"),
+]
+TerminalEvent = TaskFinished | TaskFailed | TaskCancelled
+TERMINAL_TYPES = frozenset({"task.finished", "task.failed", "task.cancelled"})
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Parse one event from JSON text or a dict (e.g. read back from a store)."""
+    if isinstance(data, dict):
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(data)
+
+
+def is_terminal(event: Event) -> bool:
+    return event.type in TERMINAL_TYPES

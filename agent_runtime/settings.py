@@ -1,0 +1,80 @@
+"""Typed runtime settings, read once from the environment (prefix AGENT_PLATFORM_).
+
+The OpenAI client's own names (OPENAI_BASE_URL, OPENAI_API_KEY) are honoured too.
+Variable names live in `agent_runtime.envnames`, shared with the CDK stacks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_runtime import envnames as env
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("agent-platform", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything the runtime reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=env.PREFIX, extra="ignore", frozen=True)
+
+    agent: str | None = None
+    model: str = Field("", description="model id; empty or 'offline' uses the offline model")
+    base_url: str | None = Field(
+        None, validation_alias=AliasChoices(env.PREFIX + "BASE_URL", env.OPENAI_BASE_URL)
+    )
+    api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices(env.PREFIX + "API_KEY", env.OPENAI_API_KEY)
+    )
+    tool_mode: Literal["native", "react"] = "native"
+    model_max_retries: int = Field(4, ge=0, le=10)
+    model_timeout_s: float = Field(120.0, gt=0, le=3600)
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="extra price table entries: model -> (usd per 1M input, per 1M output)"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    docs_dir: Path | None = None
+
+    store: Literal["sqlite", "dynamodb"] = "sqlite"
+    queue: Literal["local", "sqs"] = "local"
+    table_name: str | None = None
+    queue_url: str | None = None
+    api_keys: str = Field("", description="comma-separated API keys (local server)")
+    api_keys_secret: str | None = None
+    llm_secret: str | None = None
+    tool_functions: dict[str, str] = Field(default_factory=dict, description="tool name -> Lambda name/ARN")
+    documents_bucket: str | None = None
+    reports_bucket: str | None = None
+    worker_concurrency: int = Field(64, ge=1, le=10_000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def uses_offline_model(self) -> bool:
+        """Offline when asked for, or when no endpoint is configured at all."""
+        if self.model.strip().lower() == "offline":
+            return True
+        return not (self.base_url or self.api_key)
+
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

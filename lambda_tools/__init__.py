@@ -1,0 +1,1 @@
+"""The seven tool functions: plain deterministic Python, deployed one Lambda function each."""

@@ -1,0 +1,65 @@
+"""What a tool is: the shape every catalog entry has.
+
+Kept free of heavy imports: the CDK app, the Lambda handlers and the runtime all
+import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Per-call facts and backends a tool function may need.
+
+    `task_id` and `call_id` make an idempotency key for sensitive tools (a retried
+    call with the same ids must not act twice). `documents` and `reports` are the
+    backends (a folder locally, S3 in AWS); tools that need neither ignore them.
+    """
+
+    task_id: str = "local"
+    call_id: str = "call-0"
+    documents: Any = None
+    reports: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.task_id}/{self.call_id}"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool, declared once.
+
+    `run` is the pure function: it takes the validated input model and a context
+    and returns a JSON-serialisable dict, raising `ToolFailure` (from
+    `lambda_tools.common`) for failures the model should see. `handler` is the
+    dotted path of the Lambda handler (module path + ".handler").
+    """
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    run: Callable[[Any, ToolContext], dict[str, Any]]
+    handler: str
+    output_description: str = ""
+    sensitive: bool = False
+    timeout_s: int = 30
+    memory_mb: int = 256
+
+    def parameters_schema(self) -> dict[str, Any]:
+        """The JSON schema of the input model: what the model sees."""
+        return self.input_model.model_json_schema()
+
+    def openai_tool(self) -> dict[str, Any]:
+        """The entry for the Chat Completions `tools` list."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters_schema()},
+        }
