@@ -1,0 +1,519 @@
+"""The ReAct loop every agent runs: think (model call) -> act (tool calls, in
+parallel) -> observe (results appended) -> repeat, until a final answer or a guard
+stops the task.
+
+Everything that happens is an event (`agent_runtime.events`). `Agent.stream()`
+yields them as they happen; `Agent.run()` collects them into a `TaskResult`. The
+same loop serves the CLI, the local server and the ECS workers; durability comes
+from `on_checkpoint` (called whenever the conversation grows) and `resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from agent_runtime.agents import AgentSpec
+from agent_runtime.errors import ModelError, ToolError
+from agent_runtime.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    ModelTurn,
+    StopReason,
+    TaskCancelled,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+    Usage,
+)
+from agent_runtime.limits import Limits
+from agent_runtime.memory import ContextWindow, Memory
+from agent_runtime.models.base import Message, Model, ToolCall
+from agent_runtime.tools.base import Tool
+
+# The model sees at most this much of one tool result; events carry less.
+MAX_OBSERVATION_CHARS = 12_000
+MAX_EVENT_RESULT_CHARS = 2_000
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    """A sensitive tool call waiting for a human decision."""
+
+    task_id: str
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    deadline: float
+    step: int
+
+
+@dataclass(slots=True)
+class ApprovalDecision:
+    approved: bool
+    reason: str | None = None
+    decided_by: str = "approver"
+
+
+Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
+CheckpointSink = Callable[["Checkpoint"], Awaitable[None]]
+
+
+@dataclass
+class Checkpoint:
+    """What a worker needs to resume a task: the conversation so far and the counters.
+
+    `messages` only grows during a task, so a store may persist just the messages
+    added since its last save.
+    """
+
+    step: int = 0
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    seq: int = 0
+    pinned: int = 1  # index of the task's user message in `messages`
+    pending_approvals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "messages": self.messages,
+            "usage": self.usage.model_dump(),
+            "cost_usd": self.cost_usd,
+            "seq": self.seq,
+            "pinned": self.pinned,
+            "pending_approvals": self.pending_approvals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        return cls(
+            step=int(data["step"]),
+            messages=list(data["messages"]),
+            usage=Usage.model_validate(data.get("usage") or {}),
+            cost_usd=float(data.get("cost_usd", 0.0)),
+            seq=int(data.get("seq", 0)),
+            pinned=int(data.get("pinned", 1)),
+            pending_approvals={k: float(v) for k, v in (data.get("pending_approvals") or {}).items()},
+        )
+
+
+TaskStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+@dataclass
+class TaskResult:
+    task_id: str
+    agent: str
+    status: TaskStatus
+    answer: str | None
+    stop_reason: StopReason
+    steps: int
+    usage: Usage
+    cost_usd: float
+    duration_ms: float
+    error: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+async def deny_all(request: ApprovalRequest) -> ApprovalDecision:
+    """The approver used when none is given: sensitive calls need a human."""
+    return ApprovalDecision(False, "no approver is available to confirm this sensitive action", "policy")
+
+
+class _Stop(Exception):
+    """Raised inside a run to end it with a guard's stop reason."""
+
+    def __init__(self, reason: StopReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_DONE = object()
+
+
+class Agent:
+    """An agent: its spec, a model, its tools, and optional memory and approver."""
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        model: Model,
+        tools: Mapping[str, Tool],
+        *,
+        memory: Memory | None = None,
+        approver: Approver | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model = model
+        self.tools = dict(tools)
+        self.memory = memory
+        self.approver = approver or deny_all
+        self.limits = limits or spec.limits
+        # Built once per agent: the tool list the model sees.
+        self.tool_schemas = [t.spec.openai_tool() for t in self.tools.values()]
+
+    async def run(self, task: str, **kwargs: Any) -> TaskResult:
+        """Run a task to its end and return the result with all its events."""
+        events: list[Event] = []
+        async for event in self.stream(task, **kwargs):
+            events.append(event)
+        return _result_from(events, self.spec.name)
+
+    async def stream(
+        self,
+        task: str,
+        *,
+        task_id: str | None = None,
+        session_id: str | None = None,
+        cancel: asyncio.Event | None = None,
+        resume: Checkpoint | None = None,
+        start_seq: int = 0,
+        on_checkpoint: CheckpointSink | None = None,
+        limits: Limits | None = None,
+    ) -> AsyncIterator[Event]:
+        """Run a task, yielding its events as they happen; the last one is terminal."""
+        run = _Run(
+            self,
+            task,
+            task_id=task_id or uuid.uuid4().hex,
+            session_id=session_id,
+            resume=resume,
+            start_seq=start_seq,
+            on_checkpoint=on_checkpoint,
+            limits=limits or self.limits,
+        )
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        body = asyncio.create_task(run.execute(queue.put_nowait, cancel))
+        body.add_done_callback(lambda _: queue.put_nowait(_DONE))
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                yield item
+        finally:
+            if not body.done():
+                body.cancel()
+            await asyncio.gather(body, return_exceptions=True)
+
+
+class _Run:
+    """The state of one task run. `execute` is the loop, top to bottom."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        task: str,
+        *,
+        task_id: str,
+        session_id: str | None,
+        resume: Checkpoint | None,
+        start_seq: int,
+        on_checkpoint: CheckpointSink | None,
+        limits: Limits,
+    ) -> None:
+        self.agent = agent
+        self.task = task
+        self.task_id = task_id
+        self.session_id = session_id
+        self.resume = resume
+        self.limits = limits
+        self.on_checkpoint = on_checkpoint
+        self.cp = resume or Checkpoint()
+        self.seq = max(start_seq, self.cp.seq)
+        self.cancel_requested = False
+        self.cancel_event: asyncio.Event | None = None
+        self.emit: Callable[[Any], None] = lambda _: None
+        self.started = time.monotonic()
+        self.last_thought = ""
+
+    # -- events -------------------------------------------------------------
+
+    def _next(self) -> tuple[str, int, float]:
+        self.seq += 1
+        return self.task_id, self.seq, time.time()
+
+    def _event(self, cls: type[Any], **fields: Any) -> None:
+        task_id, seq, ts = self._next()
+        self.emit(cls(task_id=task_id, seq=seq, ts=ts, **fields))
+
+    async def _checkpoint(self) -> None:
+        if self.on_checkpoint is not None:
+            self.cp.seq = self.seq
+            await self.on_checkpoint(self.cp)
+
+    def _terminal_fields(self) -> dict[str, Any]:
+        return {
+            "steps": self.cp.step,
+            "usage": self.cp.usage,
+            "cost_usd": self.cp.cost_usd,
+            "duration_ms": (time.monotonic() - self.started) * 1000,
+        }
+
+    # -- the loop -----------------------------------------------------------
+
+    async def execute(self, emit: Callable[[Any], None], cancel: asyncio.Event | None) -> None:
+        """Run the task to a terminal event; `cancel` being set cancels it, in-flight tools included."""
+        self.emit = emit
+        watcher: asyncio.Future[Any] | None = None
+        try:
+            if cancel is not None:
+                self.cancel_event = cancel
+                watcher = self._watch(cancel)
+            try:
+                async with asyncio.timeout(self.limits.max_seconds):
+                    answer = await self._loop()
+                self._event(TaskFinished, answer=answer, stop_reason="final_answer", **self._terminal_fields())
+            except TimeoutError:
+                raise _Stop("timeout", f"the task ran past its wall-clock limit of {self.limits.max_seconds:g} s")
+        except _Stop as stop:
+            self._event(
+                TaskFailed, error=str(stop), stop_reason=stop.reason, answer=self.last_thought or None,
+                **self._terminal_fields(),
+            )
+        except asyncio.CancelledError:
+            if not self.cancel_requested:
+                raise  # the consumer went away; nothing to report to
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self._event(TaskCancelled, reason="cancelled by request", stop_reason="cancelled", **self._terminal_fields())
+        except ModelError as exc:
+            self._event(TaskFailed, error=f"model error: {exc}", stop_reason="error", **self._terminal_fields())
+        except Exception as exc:  # the stream must always end with a terminal event
+            self._event(
+                TaskFailed, error=f"internal error: {type(exc).__name__}: {exc}", stop_reason="error",
+                **self._terminal_fields(),
+            )
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    def _watch(self, cancel: asyncio.Event) -> asyncio.Future[Any]:
+        body = asyncio.current_task()
+        assert body is not None
+
+        def _on_cancel(fut: asyncio.Future[Any]) -> None:
+            if not fut.cancelled() and not body.done():
+                self.cancel_requested = True
+                body.cancel()
+
+        watcher = asyncio.ensure_future(cancel.wait())
+        watcher.add_done_callback(_on_cancel)
+        return watcher
+
+    async def _loop(self) -> str:
+        agent, limits, cp = self.agent, self.limits, self.cp
+        resumed = self.resume is not None
+        self._event(
+            TaskStarted, agent=agent.spec.name, input=self.task, session_id=self.session_id,
+            model=agent.model.name, offline=agent.model.offline, resumed=resumed,
+        )
+        if not resumed:
+            history = await agent.memory.load(self.session_id) if agent.memory and self.session_id else []
+            cp.messages = [{"role": "system", "content": agent.spec.instructions}, *history,
+                           {"role": "user", "content": self.task}]
+            cp.pinned = len(cp.messages) - 1
+            await self._checkpoint()
+        window = ContextWindow(cp.messages, budget=limits.memory_tokens, pinned=cp.pinned)
+
+        # A resumed task first finishes the tool calls its last turn asked for.
+        pending = self._unanswered_calls()
+        if pending:
+            await self._act(pending)
+
+        while True:
+            if self.cancel_event is not None and self.cancel_event.is_set():
+                self.cancel_requested = True  # set while nothing awaited long enough to notice
+                raise asyncio.CancelledError
+            if cp.step >= limits.max_steps:
+                raise _Stop("max_steps", f"stopped after {cp.step} steps (max_steps={limits.max_steps})")
+            cp.step += 1
+            t0 = time.monotonic()
+            reply = await agent.model.complete(window.view(), agent.tool_schemas)
+            cp.usage = cp.usage + reply.usage
+            cp.cost_usd += reply.cost_usd
+            self.last_thought = reply.text or self.last_thought
+            self._event(
+                ModelTurn, step=cp.step, thought=reply.text or "",
+                tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+                usage=reply.usage, cost_usd=reply.cost_usd, duration_ms=(time.monotonic() - t0) * 1000,
+            )
+            cp.messages.append(reply.assistant_message())
+            if reply.format_error is not None:
+                cp.messages.append({"role": "user", "content": f"Format error: {reply.format_error}"})
+                await self._checkpoint()
+                self._check_budget()
+                continue
+            await self._checkpoint()
+            if reply.is_final:
+                answer = reply.text or ""
+                await self._remember()
+                return answer
+            self._check_budget()
+            if cp.step >= limits.max_steps:
+                raise _Stop("max_steps", f"stopped after {cp.step} steps (max_steps={limits.max_steps})")
+            await self._act(reply.tool_calls)
+
+    def _check_budget(self) -> None:
+        cp, limits = self.cp, self.limits
+        if cp.usage.total_tokens > limits.max_tokens:
+            raise _Stop("max_tokens", f"used {cp.usage.total_tokens} tokens (max_tokens={limits.max_tokens})")
+        if cp.cost_usd > limits.max_cost_usd:
+            raise _Stop("max_cost", f"spent ${cp.cost_usd:.4f} (max_cost_usd={limits.max_cost_usd:g})")
+
+    def _unanswered_calls(self) -> list[ToolCall]:
+        msgs = self.cp.messages
+        i = len(msgs) - 1
+        answered: set[str] = set()
+        while i > 0 and msgs[i].get("role") == "tool":
+            answered.add(msgs[i].get("tool_call_id", ""))
+            i -= 1
+        last = msgs[i] if msgs else {}
+        if last.get("role") != "assistant" or not last.get("tool_calls"):
+            return []
+        return [
+            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "")
+            for c in last["tool_calls"]
+            if c["id"] not in answered
+        ]
+
+    async def _remember(self) -> None:
+        memory = self.agent.memory
+        if memory is not None and self.session_id:
+            await memory.append(self.session_id, self.cp.messages[self.cp.pinned :])
+
+    # -- acting -------------------------------------------------------------
+
+    async def _act(self, calls: list[ToolCall]) -> None:
+        """Run the turn's tool calls concurrently; each result becomes a tool message."""
+        if len(calls) == 1:
+            await self._call(calls[0])
+            return
+        tasks = [asyncio.create_task(self._call(c)) for c in calls]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            if any(not t.done() for t in tasks):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _call(self, call: ToolCall) -> None:
+        step = self.cp.step
+        t0 = time.monotonic()
+        args_obj: dict[str, Any] | str
+        try:
+            parsed = json.loads(call.arguments) if call.arguments.strip() else {}
+            args_obj = parsed if isinstance(parsed, dict) else call.arguments
+        except ValueError:
+            args_obj = call.arguments
+        self._event(ToolCallStarted, step=step, call_id=call.id, tool=call.name, arguments=args_obj)
+        ok, observation, error = await self._observe(call, args_obj)
+        self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
+        self._event(
+            ToolCallFinished, step=step, call_id=call.id, tool=call.name, ok=ok,
+            duration_ms=(time.monotonic() - t0) * 1000, result=observation[:MAX_EVENT_RESULT_CHARS], error=error,
+        )
+        await self._checkpoint()
+
+    async def _observe(self, call: ToolCall, args_obj: dict[str, Any] | str) -> tuple[bool, str, str | None]:
+        """Validate, approve and run one call. Every failure becomes text the model can act on."""
+        tool = self.agent.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(self.agent.tools) or "none"
+            return _failure(f"unknown tool {call.name!r}; available tools: {known}")
+        if not isinstance(args_obj, dict):
+            return _failure(
+                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}"
+            )
+        try:
+            args = tool.spec.input_model.model_validate(args_obj)
+        except ValidationError as exc:
+            return _failure(f"invalid arguments for {call.name}: {_describe(exc)}")
+        if tool.spec.sensitive:
+            decision = await self._approval(call, args)
+            if not decision.approved:
+                why = decision.reason or "no reason given"
+                return _failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
+        timeout = self.limits.tool_timeout_s or tool.spec.timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                data = await tool.invoke(args, task_id=self.task_id, call_id=call.id)
+        except TimeoutError:
+            return _failure(f"{call.name} timed out after {timeout:g} s")
+        except ToolError as exc:
+            return _failure(f"{call.name} failed: {exc}")
+        except Exception as exc:  # a broken tool must not end the task
+            return _failure(f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}")
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        if len(text) > MAX_OBSERVATION_CHARS:
+            text = text[:MAX_OBSERVATION_CHARS] + f"... [truncated, {len(text)} characters in all]"
+        return True, text, None
+
+    async def _approval(self, call: ToolCall, args: BaseModel) -> ApprovalDecision:
+        cp = self.cp
+        deadline = cp.pending_approvals.get(call.id)
+        if deadline is None:
+            deadline = time.time() + self.limits.approval_timeout_s
+            cp.pending_approvals[call.id] = deadline
+        arguments = args.model_dump(mode="json")
+        self._event(ApprovalRequested, step=cp.step, call_id=call.id, tool=call.name, arguments=arguments,
+                    deadline=deadline)
+        await self._checkpoint()
+        request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.time())):
+                decision = await self.agent.approver(request)
+        except TimeoutError:
+            decision = ApprovalDecision(False, "no decision before the approval deadline", "timeout")
+        cp.pending_approvals.pop(call.id, None)
+        self._event(ApprovalResolved, step=cp.step, call_id=call.id, tool=call.name, approved=decision.approved,
+                    reason=decision.reason, decided_by=decision.decided_by)
+        return decision
+
+
+def _failure(message: str) -> tuple[bool, str, str]:
+    return False, f"ERROR: {message}", message
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:8]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _result_from(events: list[Event], agent: str) -> TaskResult:
+    last = events[-1]
+    status: TaskStatus
+    answer: str | None
+    error: str | None = None
+    if isinstance(last, TaskFinished):
+        status, answer = "succeeded", last.answer
+    elif isinstance(last, TaskCancelled):
+        status, answer, error = "cancelled", None, last.reason
+    elif isinstance(last, TaskFailed):
+        status, answer, error = "failed", last.answer, last.error
+    else:  # pragma: no cover - the loop always ends with a terminal event
+        raise RuntimeError(f"stream ended without a terminal event: {last.type}")
+    return TaskResult(
+        task_id=last.task_id, agent=agent, status=status, answer=answer, stop_reason=last.stop_reason,
+        steps=last.steps, usage=last.usage, cost_usd=last.cost_usd, duration_ms=last.duration_ms,
+        error=error, events=events,
+    )
