@@ -278,7 +278,9 @@ class _Run:
                     answer = await self._loop()
                 self._event(TaskFinished, answer=answer, stop_reason="final_answer", **self._terminal_fields())
             except TimeoutError:
-                raise _Stop("timeout", f"the task ran past its wall-clock limit of {self.limits.max_seconds:g} s")
+                raise _Stop(
+                    "timeout", f"the task ran past its wall-clock limit of {self.limits.max_seconds:g} s"
+                ) from None
         except _Stop as stop:
             self._event(
                 TaskFailed, error=str(stop), stop_reason=stop.reason, answer=self.last_thought or None,
