@@ -1,0 +1,86 @@
+"""Structured logs and task metrics.
+
+Logs are JSON lines (one object per record, with task id and step when known) in
+containers; metrics are written as CloudWatch Embedded Metric Format records in
+the same log stream, so CloudWatch extracts them with no API call on the hot path.
+The dashboard in `stacks/` reads the namespace and names defined here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+METRICS_NAMESPACE = "AgentPlatform"
+METRIC_DIMENSION = "Agent"
+STATE_METRICS = {"succeeded": "TasksSucceeded", "failed": "TasksFailed", "cancelled": "TasksCancelled"}
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; extra fields (task_id, step, ...) are kept as keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
+    """Route the platform's logs to stderr, as JSON in containers, plain text in a terminal."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("agent_runtime")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def task_metrics_record(
+    *, agent: str, status: str, steps: int, tokens: int, cost_usd: float, duration_ms: float
+) -> dict[str, Any]:
+    """An Embedded Metric Format record for one finished task."""
+    state_metric = STATE_METRICS.get(status)
+    if state_metric is None:
+        raise ValueError(f"unknown task status {status!r}")
+    metrics = [
+        {"Name": state_metric, "Unit": "Count"},
+        {"Name": "Steps", "Unit": "Count"},
+        {"Name": "Tokens", "Unit": "Count"},
+        {"Name": "CostUsd", "Unit": "None"},
+        {"Name": "TaskDuration", "Unit": "Milliseconds"},
+    ]
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": METRICS_NAMESPACE, "Dimensions": [[METRIC_DIMENSION]], "Metrics": metrics}
+            ],
+        },
+        METRIC_DIMENSION: agent,
+        state_metric: 1,
+        "Steps": steps,
+        "Tokens": tokens,
+        "CostUsd": cost_usd,
+        "TaskDuration": duration_ms,
+    }
+
+
+def emit_task_metrics(stream: Any = None, **fields: Any) -> None:
+    """Write one EMF record as a line (to stdout by default, where the awslogs driver reads it)."""
+    out = stream or sys.stdout
+    out.write(json.dumps(task_metrics_record(**fields)) + "\n")
+    out.flush()
