@@ -1,0 +1,1 @@
+"""The analyze_data tool."""

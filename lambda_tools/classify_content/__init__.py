@@ -1,0 +1,1 @@
+"""The classify_content tool."""

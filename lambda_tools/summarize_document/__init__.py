@@ -1,0 +1,1 @@
+"""The summarize_document tool."""
