@@ -1,0 +1,108 @@
+"""`LambdaTool`: a catalog tool deployed as a Lambda function, invoked synchronously with boto3.
+
+Sends `{"arguments": ..., "task_id": ..., "call_id": ...}` (the event shape of
+`lambda_tools.lambda_handler`) and maps every failure to a `ToolError` the model can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from pydantic import BaseModel
+
+from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
+from agent_runtime.tools.local import validated
+from lambda_tools.spec import ToolSpec
+
+CONNECT_TIMEOUT_S = 5
+_RETRYABLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "ServiceException",
+                              "ResourceNotReadyException", "EC2ThrottledException"})
+
+
+def lambda_client_config(max_tool_timeout_s: int) -> Config:
+    """Client settings: the read timeout outlasts the slowest function; one retry on transient errors."""
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=max_tool_timeout_s + 5,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+
+
+def make_lambda_client(max_tool_timeout_s: int = 60, **kwargs: Any) -> Any:
+    """A boto3 Lambda client configured by `lambda_client_config`."""
+    import boto3
+
+    return boto3.client("lambda", config=lambda_client_config(max_tool_timeout_s), **kwargs)
+
+
+class LambdaTool:
+    """Invokes the tool's function (RequestResponse) in a worker thread."""
+
+    def __init__(self, spec: ToolSpec, function_name: str, *, client: Any) -> None:
+        if not function_name:
+            raise ValueError(f"a function name or ARN is needed for tool {spec.name}")
+        self.spec = spec
+        self.function_name = function_name
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"LambdaTool({self.spec.name!r}, {self.function_name!r})"
+
+    async def invoke(self, args: BaseModel, *, task_id: str, call_id: str) -> dict[str, Any]:
+        """The function's `data`; `ToolError` for `ok: false` and function errors, `ToolTimeoutError` on timeouts."""
+        model = validated(self.spec, args)
+        event = {"arguments": model.model_dump(mode="json", exclude_none=True), "task_id": task_id,
+                 "call_id": call_id}
+        payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
+        return await asyncio.to_thread(self._invoke, payload)
+
+    def _invoke(self, payload: bytes) -> dict[str, Any]:
+        name = self.spec.name
+        try:
+            response = self.client.invoke(
+                FunctionName=self.function_name, InvocationType="RequestResponse", Payload=payload
+            )
+            body = response["Payload"].read()
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise ToolTimeoutError(f"{name} did not answer in time ({type(exc).__name__})", retryable=True) from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "ClientError")
+            raise ToolError(f"could not invoke {name}: {code}: {error.get('Message', '')}".rstrip(": "),
+                            retryable=code in _RETRYABLE_CODES) from None
+        except BotoCoreError as exc:
+            raise ToolError(f"could not invoke {name}: {exc}", retryable=True) from None
+        if response.get("FunctionError"):
+            raise self._function_error(body)
+        try:
+            result = json.loads(body)
+        except ValueError:
+            raise ToolError(f"{name} returned a reply that is not JSON") from None
+        if not isinstance(result, dict) or "ok" not in result:
+            raise ToolError(f"{name} returned an unexpected reply (no 'ok' field)")
+        if not result["ok"]:
+            error = result.get("error") or {}
+            message = str(error.get("message") or "the tool failed without a message")
+            if error.get("type") == "invalid_arguments":
+                raise ToolInputError(message)
+            raise ToolError(message, retryable=error.get("type") == "internal_error")
+        data = result.get("data")
+        return data if isinstance(data, dict) else {"result": data}
+
+    def _function_error(self, body: bytes) -> ToolError:
+        """An unhandled error or a timeout inside the function (the handler itself never raises)."""
+        try:
+            detail = json.loads(body)
+        except ValueError:
+            detail = {}
+        message = str(detail.get("errorMessage", "")) if isinstance(detail, dict) else ""
+        kind = str(detail.get("errorType", "")) if isinstance(detail, dict) else ""
+        if "timed out" in message.lower() or kind == "Sandbox.Timedout":
+            return ToolTimeoutError(f"{self.spec.name} timed out inside Lambda ({self.spec.timeout_s} s)")
+        return ToolError(f"{self.spec.name} crashed: {kind or 'error'}: {message[:300] or 'no details'}",
+                         retryable=True)

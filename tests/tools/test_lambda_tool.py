@@ -1,0 +1,141 @@
+"""LambdaTool: the event it sends, results and errors mapped for the model (botocore Stubber, real handler)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
+from agent_runtime.tools import LambdaTool
+from agent_runtime.tools.base import Tool
+from agent_runtime.tools.lambda_ import lambda_client_config, make_lambda_client
+from lambda_tools.catalog import get_tool
+
+SPEC = get_tool("classify_content")
+ARGS = SPEC.input_model(text="bread and flour", categories=["cooking", "finance"],
+                        descriptions={"cooking": "bread flour oven"})
+
+
+def body(payload: Any) -> StreamingBody:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return StreamingBody(io.BytesIO(raw), len(raw))
+
+
+@pytest.fixture
+def client():
+    return boto3.client("lambda", region_name="us-east-1", config=lambda_client_config(60))
+
+
+def expected_payload(task_id: str = "task-1", call_id: str = "call-1") -> bytes:
+    event = {"arguments": ARGS.model_dump(mode="json", exclude_none=True), "task_id": task_id, "call_id": call_id}
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+async def call(client) -> dict[str, Any]:
+    return await LambdaTool(SPEC, "agents-classify-content", client=client).invoke(ARGS, task_id="task-1",
+                                                                                  call_id="call-1")
+
+
+async def test_sends_the_documented_event_and_returns_data(client) -> None:
+    with Stubber(client) as stub:
+        stub.add_response(
+            "invoke", {"StatusCode": 200, "Payload": body({"ok": True, "data": {"best": "cooking"}, "error": None})},
+            expected_params={"FunctionName": "agents-classify-content", "InvocationType": "RequestResponse",
+                             "Payload": expected_payload()},
+        )
+        assert await call(client) == {"best": "cooking"}
+        stub.assert_no_pending_responses()
+    assert isinstance(LambdaTool(SPEC, "f", client=client), Tool)
+
+
+async def test_ok_false_becomes_a_tool_error_with_the_message(client) -> None:
+    reply = {"ok": False, "data": None, "error": {"type": "not_found", "message": "no document with id 'x'"}}
+    with Stubber(client) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "Payload": body(reply)})
+        with pytest.raises(ToolError, match="no document with id 'x'"):
+            await call(client)
+
+
+async def test_invalid_arguments_reply_is_a_tool_input_error(client) -> None:
+    reply = {"ok": False, "data": None, "error": {"type": "invalid_arguments", "message": "limit: too big"}}
+    with Stubber(client) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "Payload": body(reply)})
+        with pytest.raises(ToolInputError, match="limit: too big"):
+            await call(client)
+
+
+async def test_function_error_is_a_tool_error(client) -> None:
+    crash = {"errorMessage": "No module named 'pydantic'", "errorType": "Runtime.ImportModuleError"}
+    with Stubber(client) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": body(crash)})
+        with pytest.raises(ToolError, match="classify_content crashed: Runtime.ImportModuleError: No module") as info:
+            await call(client)
+    assert not isinstance(info.value, ToolTimeoutError)
+
+
+async def test_function_timeout_is_a_tool_timeout(client) -> None:
+    timeout = {"errorMessage": "2024-01-01T00:00:00Z abc Task timed out after 15.02 seconds"}
+    with Stubber(client) as stub:
+        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": body(timeout)})
+        with pytest.raises(ToolTimeoutError, match="timed out inside Lambda"):
+            await call(client)
+
+
+async def test_throttling_is_a_retryable_tool_error(client) -> None:
+    with Stubber(client) as stub:
+        stub.add_client_error("invoke", service_error_code="TooManyRequestsException", service_message="Rate exceeded",
+                              http_status_code=429)
+        with pytest.raises(ToolError, match="TooManyRequestsException: Rate exceeded") as info:
+            await call(client)
+    assert info.value.retryable
+
+
+async def test_client_read_timeout_is_a_tool_timeout_after_one_retry() -> None:
+    client = make_lambda_client(60, region_name="us-east-1")
+    attempts: list[int] = []
+
+    def never_answers(request, **kwargs):
+        attempts.append(1)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register("before-send.lambda.Invoke", never_answers)
+    with pytest.raises(ToolTimeoutError, match="did not answer in time"):
+        await call(client)
+    assert len(attempts) == 2  # the configured retry, then the error
+
+
+def test_client_config_outlasts_the_slowest_tool() -> None:
+    config = lambda_client_config(60)
+    assert config.read_timeout > 60 and config.connect_timeout <= 10
+    assert config.retries == {"total_max_attempts": 2, "mode": "standard"}
+
+
+class HandlerBackedLambda:
+    """A Lambda client that runs the real handler in-process: checks LambdaTool and the handler agree."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
+        tool = FunctionName.removeprefix("agents-").replace("-", "_")
+        from importlib import import_module
+
+        result = import_module(f"lambda_tools.{tool}.handler").handler(json.loads(Payload), self.context)
+        return {"StatusCode": 200, "Payload": body(result)}
+
+
+async def test_round_trip_through_the_real_handler(lambda_context) -> None:
+    tool = LambdaTool(SPEC, "agents-classify-content", client=HandlerBackedLambda(lambda_context))
+    data = await tool.invoke(ARGS, task_id="t", call_id="c")
+    assert data["best"] == "cooking"
+    extract = get_tool("extract_entities")
+    data = await LambdaTool(extract, "agents-extract-entities", client=HandlerBackedLambda(lambda_context)).invoke(
+        extract.input_model(text="Revenue rose 5% to $3 million."), task_id="t", call_id="c")
+    assert {e["type"] for e in data["entities"]} == {"percent", "money"}
