@@ -1,0 +1,213 @@
+"""Any OpenAI-compatible Chat Completions endpoint (OpenAI, Azure OpenAI, Bedrock, vLLM,
+Ollama, LiteLLM) through the official `openai` package.
+
+The request goes through the client's documented `post()` with a plain dict body
+and the JSON reply is parsed here. That keeps the package's transport, auth,
+retries (429, 408, 409, 5xx, connection errors and timeouts, with exponential
+backoff that honours `Retry-After`) and error types, but skips the typed
+`chat.completions.create` path, whose request-parameter transform costs about
+10 ms of CPU per step and grows with the conversation; this path costs well under
+2 ms. The conversation list is sent as it is: nothing is copied per step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import openai
+
+from agent_runtime.errors import ConfigurationError, ModelError
+from agent_runtime.events import Usage
+from agent_runtime.models.base import Message, ModelReply, ToolCall, ToolMode
+from agent_runtime.models.pricing import PriceTable
+from agent_runtime.models.react import STOP_SEQUENCES, ReactFormat, message_text, new_call_id, parse_react
+
+# Placeholder key for endpoints without auth (vLLM, Ollama): the client insists on one.
+NO_KEY = "unused"
+_RESERVED = frozenset({"model", "messages", "tools", "stream", "stream_options"})
+
+
+class OpenAIModel:
+    """A chat model behind an OpenAI-compatible endpoint; see the module docstring."""
+
+    offline = False
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        tool_mode: ToolMode = "native",
+        max_retries: int = 4,
+        timeout_s: float = 120.0,
+        prices: PriceTable | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`params` are extra request fields sent with every call (e.g. `{"temperature": 0}`)."""
+        problems = []
+        if not isinstance(model, str) or not model.strip():
+            problems.append("model must be a non-empty model id (e.g. gpt-4o-mini)")
+        if tool_mode not in ("native", "react"):
+            problems.append(f"tool_mode must be 'native' or 'react', got {tool_mode!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 20:
+            problems.append(f"max_retries must be an integer from 0 to 20, got {max_retries!r}")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not timeout_s > 0:
+            problems.append(f"timeout_s must be a number > 0, got {timeout_s!r}")
+        if base_url is not None and not str(base_url).startswith(("http://", "https://")):
+            problems.append(f"base_url must start with http:// or https://, got {base_url!r}")
+        reserved = sorted(_RESERVED & set(params or {}))
+        if reserved:
+            problems.append(f"params may not set {', '.join(reserved)} (the model sets them)")
+        if problems:
+            raise ConfigurationError("invalid OpenAI model settings: " + "; ".join(problems))
+        self.name = model.strip()
+        self.tool_mode: ToolMode = tool_mode
+        self.base_url = base_url
+        self.timeout_s = float(timeout_s)
+        self.prices = prices or PriceTable()
+        self._params = dict(params or {})
+        self._react = ReactFormat() if tool_mode == "react" else None
+        try:
+            self._client = openai.AsyncOpenAI(
+                api_key=api_key or (NO_KEY if base_url else None),
+                base_url=base_url,
+                max_retries=max_retries,
+                timeout=self.timeout_s,
+            )
+        except openai.OpenAIError as exc:
+            raise ConfigurationError(
+                f"cannot set up the OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local endpoint)"
+            ) from exc
+        self.endpoint = str(self._client.base_url).rstrip("/")
+
+    async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelReply:
+        """One Chat Completions call; retried by the client, `ModelError` when that does not help."""
+        body: dict[str, Any] = dict(self._params) if self._params else {}
+        body["model"] = self.name
+        if self._react is None:
+            body["messages"] = messages  # sent as is: serialised once by the client, never copied
+            if tools:
+                body["tools"] = tools
+        else:
+            body["messages"] = self._react.messages(messages, tools)
+            body["stop"] = STOP_SEQUENCES
+        try:
+            response = await self._client.post("/chat/completions", cast_to=httpx.Response, body=body)
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from None
+        except openai.APITimeoutError as exc:
+            raise ModelError(
+                f"the model endpoint {self.endpoint} did not answer within {self.timeout_s:g} s (after retries)",
+                retryable=True,
+            ) from exc
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise ModelError(
+                f"cannot reach the model endpoint {self.endpoint}: {type(cause).__name__}: {cause}".rstrip(": "),
+                retryable=True,
+            ) from exc
+        except openai.OpenAIError as exc:
+            raise ModelError(f"model call failed: {exc}") from exc
+        try:
+            data = json.loads(response.content)
+            message = data["choices"][0]["message"]
+            if not isinstance(message, dict):
+                raise TypeError("message is not an object")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ModelError(
+                f"the model endpoint's reply is not a chat completion ({type(exc).__name__}: {exc}): "
+                f"{response.text[:200]!r}",
+                status_code=response.status_code,
+            ) from None
+        usage = _usage(data.get("usage"))
+        cost = self.prices.cost(self.name, usage)
+        finish = data["choices"][0].get("finish_reason")
+        if self._react is None or message.get("tool_calls"):
+            return _native_reply(message, usage, cost, finish)
+        return _react_reply(message_text(message.get("content")), usage, cost)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel({self.name!r}, endpoint={self.endpoint!r}, tool_mode={self.tool_mode!r})"
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    try:
+        return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
+                     completion_tokens=int(raw.get("completion_tokens") or 0))
+    except (TypeError, ValueError):
+        return Usage()
+
+
+def _native_reply(message: dict[str, Any], usage: Usage, cost: float, finish: Any) -> ModelReply:
+    text = message_text(message.get("content"))
+    calls: list[ToolCall] = []
+    parts: list[dict[str, Any]] = []
+    for raw in message.get("tool_calls") or ():
+        fn = raw.get("function") if isinstance(raw, dict) else None
+        if not isinstance(fn, dict):
+            continue
+        raw_name = fn.get("name")
+        name = raw_name if isinstance(raw_name, str) else ""
+        args = fn.get("arguments")
+        if not isinstance(args, str):  # some servers send an object instead of JSON text
+            args = "{}" if args is None else json.dumps(args)
+        raw_id = raw.get("id")
+        call_id = raw_id if isinstance(raw_id, str) and raw_id else new_call_id()
+        calls.append(ToolCall(call_id, name, args))
+        parts.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
+    if not calls and not text.strip():
+        return ModelReply(
+            usage=usage, cost_usd=cost, message={"role": "assistant", "content": ""},
+            format_error=f"the reply was empty (finish_reason={finish}); answer, or call a tool",
+        )
+    # Only what the API takes back: extra reply fields (refusal, annotations, reasoning_content...) are dropped.
+    msg: Message = {"role": "assistant", "content": text or None}
+    if parts:
+        msg["tool_calls"] = parts
+    return ModelReply(text=text, tool_calls=calls, usage=usage, cost_usd=cost, message=msg)
+
+
+def _react_reply(text: str, usage: Usage, cost: float) -> ModelReply:
+    parsed = parse_react(text)
+    if parsed.format_error is not None:
+        return ModelReply(text=parsed.thought, usage=usage, cost_usd=cost, format_error=parsed.format_error,
+                          message={"role": "assistant", "content": parsed.text or text})
+    if parsed.tool_calls:
+        return ModelReply(
+            text=parsed.thought, tool_calls=parsed.tool_calls, usage=usage, cost_usd=cost,
+            message={"role": "assistant", "content": parsed.text,
+                     "tool_calls": [c.as_message_part() for c in parsed.tool_calls]},
+        )
+    return ModelReply(text=parsed.final_answer or "", usage=usage, cost_usd=cost,
+                      message={"role": "assistant", "content": parsed.text})
+
+
+def _status_error(exc: openai.APIStatusError) -> ModelError:
+    status = exc.status_code
+    body = exc.body
+    err = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else body
+    detail = ""
+    kind = ""
+    if isinstance(err, dict):
+        detail = str(err.get("message") or "")
+        kind = str(err.get("code") or err.get("type") or "")
+    if not detail:
+        try:
+            detail = exc.response.text[:300]
+        except Exception:  # the body may be unreadable (streamed, closed)
+            detail = ""
+    label = f" ({kind})" if kind else ""
+    return ModelError(
+        f"the model endpoint answered HTTP {status}{label}: {detail or 'no details'}",
+        status_code=status,
+        retryable=status in (408, 409, 429) or status >= 500,
+    )
