@@ -12,6 +12,7 @@ MODEL = PREFIX + "MODEL"  # model id, e.g. gpt-4o-mini; "offline" forces the off
 TOOL_MODE = PREFIX + "TOOL_MODE"  # native | react
 DATA_DIR = PREFIX + "DATA_DIR"  # local server: database and published reports
 DOCS_DIR = PREFIX + "DOCS_DIR"  # local corpus folder
+CORPUS_DIR = PREFIX + "CORPUS_DIR"  # where the built-in corpus is cached (default: the user cache dir)
 STORE = PREFIX + "STORE"  # sqlite | dynamodb
 QUEUE = PREFIX + "QUEUE"  # local | sqs
 TABLE_NAME = PREFIX + "TABLE_NAME"
@@ -21,6 +22,11 @@ API_KEYS_SECRET = PREFIX + "API_KEYS_SECRET"  # Secrets Manager secret id holdin
 LLM_SECRET = PREFIX + "LLM_SECRET"  # Secrets Manager secret id holding the LLM API key (AWS)
 TOOL_FUNCTIONS = PREFIX + "TOOL_FUNCTIONS"  # JSON object {tool_name: function name or ARN}
 WORKER_CONCURRENCY = PREFIX + "WORKER_CONCURRENCY"
+APPROVAL_TIMEOUT_POLICY = PREFIX + "APPROVAL_TIMEOUT_POLICY"  # deny (default) | approve
+# Clients of the task API (`agent-platform submit/watch`). Not AGENT_PLATFORM_API_KEY: that name is
+# already the LLM endpoint's key (see settings.Settings.api_key).
+URL = PREFIX + "URL"  # base URL of the task API, e.g. https://agents.example.com
+CLIENT_KEY = PREFIX + "CLIENT_KEY"  # bearer key the client sends
 PRICES = PREFIX + "PRICES"  # JSON object {model: [usd_per_1m_input, usd_per_1m_output]}
 LOG_LEVEL = PREFIX + "LOG_LEVEL"
 DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     docs_dir: Path | None = None
+    corpus_dir: Path | None = Field(None, description="cache folder of the built-in corpus (default: user cache)")
 
     store: Literal["sqlite", "dynamodb"] = "sqlite"
     queue: Literal["local", "sqs"] = "local"
@@ -55,7 +56,16 @@ class Settings(BaseSettings):
     documents_bucket: str | None = None
     reports_bucket: str | None = None
     worker_concurrency: int = Field(64, ge=1, le=10_000)
+    approval_timeout_policy: Literal["deny", "approve"] = Field(
+        "deny", description="what a sensitive call's approval becomes when nobody decides before its deadline"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Clients of the task API (`agent-platform submit/watch/cancel`).
+    url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+(/\S*)?$",
+                     description="base URL of the task API")
+    client_key: SecretStr | None = Field(None, description="bearer key the client sends (default: the local "
+                                         "server's key file)")
 
     @field_validator("prices", mode="before")
     @classmethod
