@@ -1,0 +1,110 @@
+"""The task queue on Amazon SQS, with the dead-letter queue from the queue's redrive policy.
+
+boto3 calls run on a small thread pool of their own, so a long poll never takes a
+thread the store needs. AWS_ENDPOINT_URL and the region come from the environment
+through boto3's standard handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from agent_runtime.queue.base import QueueMessage
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+MAX_VISIBILITY_S = 12 * 3600  # SQS's limit
+
+
+class SqsQueue:
+    """`TaskQueue` on one SQS queue. Bodies are JSON `{"task_id", "agent"}`."""
+
+    def __init__(
+        self, queue_url: str, *, client: Any = None, visibility_s: float = 60.0, dead_letter_url: str | None = None
+    ) -> None:
+        if not queue_url:
+            raise ValueError("SqsQueue needs a queue URL")
+        if not 1 <= visibility_s <= MAX_VISIBILITY_S:
+            raise ValueError(f"visibility_s must be within 1..{MAX_VISIBILITY_S} seconds")
+        self.url = queue_url
+        self.visibility_s = visibility_s
+        self.client = client or boto3.client("sqs", config=Config(max_pool_connections=8, retries={"mode": "standard"}))
+        self._dead_letter_url = dead_letter_url
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqs-queue")
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def send(self, task_id: str, agent: str) -> None:
+        await self._run(self.client.send_message, QueueUrl=self.url,
+                        MessageBody=json.dumps({"task_id": task_id, "agent": agent}))
+
+    async def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
+        out = await self._run(
+            self.client.receive_message, QueueUrl=self.url, MaxNumberOfMessages=max(1, min(10, max_messages)),
+            WaitTimeSeconds=max(0, min(20, int(wait_s))), VisibilityTimeout=int(self.visibility_s),
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        messages = []
+        for raw in out.get("Messages", []):
+            count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            try:
+                body = json.loads(raw["Body"])
+                msg = QueueMessage(str(body["task_id"]), str(body["agent"]), count, handle=raw["ReceiptHandle"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("malformed queue message moved to the dead-letter queue", extra={"body": raw["Body"][:200]})
+                bad = QueueMessage("", "", count, handle=raw["ReceiptHandle"])
+                await self._dead_letter_raw(bad, raw["Body"], "malformed message body")
+                continue
+            messages.append(msg)
+        return messages
+
+    async def extend(self, message: QueueMessage) -> None:
+        await self._run(self.client.change_message_visibility, QueueUrl=self.url, ReceiptHandle=message.handle,
+                        VisibilityTimeout=int(self.visibility_s))
+
+    async def delete(self, message: QueueMessage) -> None:
+        await self._run(self.client.delete_message, QueueUrl=self.url, ReceiptHandle=message.handle)
+
+    async def release(self, message: QueueMessage, delay_s: float = 0.0) -> None:
+        await self._run(self.client.change_message_visibility, QueueUrl=self.url, ReceiptHandle=message.handle,
+                        VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
+
+    async def dead_letter(self, message: QueueMessage, reason: str) -> None:
+        body = json.dumps({"task_id": message.task_id, "agent": message.agent})
+        await self._dead_letter_raw(message, body, reason)
+
+    async def _dead_letter_raw(self, message: QueueMessage, body: str, reason: str) -> None:
+        url = await self._run(self._find_dead_letter_url)
+        if url is not None:
+            await self._run(
+                self.client.send_message, QueueUrl=url, MessageBody=body,
+                MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+            )
+        else:
+            log.error("no dead-letter queue configured; dropping message", extra={"reason": reason})
+        await self._run(self.client.delete_message, QueueUrl=self.url, ReceiptHandle=message.handle)
+
+    def _find_dead_letter_url(self) -> str | None:
+        if self._dead_letter_url is None:
+            attrs = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["RedrivePolicy"])
+            policy = attrs.get("Attributes", {}).get("RedrivePolicy")
+            if not policy:
+                return None
+            arn = json.loads(policy)["deadLetterTargetArn"]  # arn:aws:sqs:region:account:name
+            _, _, _, _, account, name = arn.split(":", 5)
+            self._dead_letter_url = self.client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        return self._dead_letter_url
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

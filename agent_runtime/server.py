@@ -1,0 +1,168 @@
+"""Composes the server from settings: store, queue, worker and API in one process.
+
+Locally (the defaults) that is SQLite under `Settings.data_dir`, the in-process queue
+and all three agents; in ECS the environment selects DynamoDB, SQS, API keys from
+Secrets Manager and the one agent the service runs (`AGENT_PLATFORM_AGENT`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from agent_runtime.agents import AGENTS, AgentSpec, get_agent
+from agent_runtime.api.app import create_app
+from agent_runtime.api.auth import KeySource, SecretsManagerKeys, StaticKeys
+from agent_runtime.errors import ConfigurationError
+from agent_runtime.queue.base import TaskQueue
+from agent_runtime.queue.local import LocalQueue
+from agent_runtime.settings import Settings, load_settings
+from agent_runtime.store.base import Store
+from agent_runtime.store.notify import Notifier
+from agent_runtime.worker import AgentRuntime, Worker
+
+log = logging.getLogger(__name__)
+
+RuntimeFactory = Callable[[AgentSpec, Settings], AgentRuntime]
+LOCAL_KEY_FILE = "api-key"
+DB_FILE = "platform.db"
+
+
+def default_runtime(spec: AgentSpec, settings: Settings) -> AgentRuntime:
+    """The agent's model (endpoint or offline) and its tools (Lambda or in-process) as settings say."""
+    from agent_runtime.models.factory import build_model
+    from agent_runtime.tools import build_tools
+
+    tools = build_tools(spec.tools, settings, docs_dir=settings.docs_dir, data_dir=settings.data_dir)
+    return AgentRuntime(spec, build_model(settings, spec), tools)
+
+
+def served_agents(settings: Settings) -> list[AgentSpec]:
+    """The agent named by the settings (an ECS service), or all of them (the local server)."""
+    if settings.agent:
+        return [get_agent(settings.agent)]
+    return [AGENTS[name] for name in sorted(AGENTS)]
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.store == "dynamodb":
+        if not settings.table_name:
+            raise ConfigurationError("AGENT_PLATFORM_TABLE_NAME is required with AGENT_PLATFORM_STORE=dynamodb")
+        from agent_runtime.store.dynamodb import DynamoStore
+
+        return DynamoStore(settings.table_name)
+    from agent_runtime.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.data_dir / DB_FILE)
+
+
+def build_queue(settings: Settings) -> TaskQueue:
+    if settings.queue == "sqs":
+        if not settings.queue_url:
+            raise ConfigurationError("AGENT_PLATFORM_QUEUE_URL is required with AGENT_PLATFORM_QUEUE=sqs")
+        from agent_runtime.queue.sqs import SqsQueue
+
+        return SqsQueue(settings.queue_url, visibility_s=300.0)
+    return LocalQueue()
+
+
+def local_key_file(settings: Settings) -> Path:
+    return settings.data_dir / LOCAL_KEY_FILE
+
+
+def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
+    """API keys: Secrets Manager in AWS, AGENT_PLATFORM_API_KEYS when set, else a key generated once
+    into the data directory (readable by this user only), which local clients pick up."""
+    if settings.api_keys_secret:
+        return SecretsManagerKeys(settings.api_keys_secret), None
+    if settings.api_key_list():
+        return StaticKeys(settings.api_key_list()), None
+    path = local_key_file(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigurationError(f"{path} is empty; delete it to have a new key generated")
+    return StaticKeys([key]), path
+
+
+@dataclass
+class Platform:
+    """Everything one server process runs, for callers that want the parts (tests, the CLI)."""
+
+    settings: Settings
+    store: Store
+    queue: TaskQueue
+    worker: Worker
+    app: FastAPI
+    runtimes: dict[str, AgentRuntime]
+    key_file: Path | None
+
+
+def create_platform(
+    settings: Settings | None = None,
+    *,
+    runtime_factory: RuntimeFactory = default_runtime,
+    keys: KeySource | None = None,
+    heartbeat_s: float = 15.0,
+    poll_s: float = 1.0,
+    lease_s: float = 120.0,
+    max_attempts: int = 3,
+) -> Platform:
+    """Build store, queue, worker and app from settings (factories and timings injectable for tests)."""
+    settings = settings or load_settings()
+    runtimes = {spec.name: runtime_factory(spec, settings) for spec in served_agents(settings)}
+    store = build_store(settings)
+    queue = build_queue(settings)
+    key_file = None
+    if keys is None:
+        keys, key_file = build_keys(settings)
+    notifier = Notifier()
+    worker = Worker(
+        store=store, queue=queue, runtimes=runtimes, notifier=notifier, concurrency=settings.worker_concurrency,
+        lease_s=lease_s, poll_s=poll_s, receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
+        max_attempts=max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
+        emit_metrics=settings.store == "dynamodb",
+    )
+
+    async def close() -> None:
+        for runtime in runtimes.values():
+            with contextlib.suppress(Exception):
+                await runtime.model.aclose()
+        await queue.close()
+        await store.close()
+
+    app = create_app(
+        store=store, queue=queue, agents=runtimes, keys=keys, notifier=notifier, worker=worker,
+        recover=settings.queue == "local", heartbeat_s=heartbeat_s, poll_s=poll_s, on_shutdown=close,
+    )
+    return Platform(settings, store, queue, worker, app, runtimes, key_file)
+
+
+def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run API and worker until interrupted (SIGINT/SIGTERM hand running tasks back to the queue)."""
+    import uvicorn
+
+    from agent_runtime.observability import configure_logging
+
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, json_logs=not sys.stderr.isatty())
+    platform = create_platform(settings)
+    where = f"http://{host}:{port}"
+    log.info("serving %s on %s (store %s, queue %s)", ", ".join(platform.runtimes), where, settings.store,
+             settings.queue)
+    if platform.key_file is not None:
+        log.info("API key in %s (clients on this machine read it from there)", platform.key_file)
+    uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=10, proxy_headers=True)

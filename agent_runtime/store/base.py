@@ -1,0 +1,271 @@
+"""The store protocol: tasks, their event log, checkpoints, approvals, idempotency keys and session memory.
+
+Two implementations: `SQLiteStore` (local server, tests) and `DynamoStore` (AWS, one
+table). Writes that must not race - state transitions, leases, approval decisions,
+idempotency keys - are conditional and raise `ConflictError` when they lose.
+
+A task's state machine: queued -> running <-> waiting_approval -> succeeded | failed |
+cancelled. A worker owns a running task through a lease (`lease_owner`, `lease_until`)
+that it renews while it works; a task whose lease lapsed (its worker died) may be
+claimed by another worker, which resumes it from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from agent_runtime.events import Event, TerminalEvent, Usage
+from agent_runtime.loop import Checkpoint
+from agent_runtime.models.base import Message
+
+TaskState = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]
+ACTIVE_STATES: frozenset[str] = frozenset({"queued", "running", "waiting_approval"})
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+STATE_OF_TERMINAL_EVENT: dict[str, TaskState] = {
+    "task.finished": "succeeded",
+    "task.failed": "failed",
+    "task.cancelled": "cancelled",
+}
+ApprovalStatus = Literal["pending", "approved", "rejected"]
+
+# Tasks, events and checkpoints expire after this long (DynamoDB TTL; SQLite purges on open).
+DEFAULT_RETENTION_S = 30 * 86_400
+IDEMPOTENCY_RETENTION_S = 86_400
+SESSION_RETENTION_S = 90 * 86_400
+# A session's memory returns at most this many of its latest messages.
+MAX_SESSION_MESSAGES = 1_000
+
+
+@dataclass
+class TaskRecord:
+    """One task: what was asked, where it stands, and what it produced so far."""
+
+    task_id: str
+    agent: str
+    input: str
+    state: TaskState = "queued"
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)  # overrides of the agent's limits
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    answer: str | None = None
+    error: str | None = None
+    stop_reason: str | None = None
+    steps: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    last_seq: int = 0
+    cancel_requested: bool = False
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass
+class ApprovalRecord:
+    """A sensitive tool call waiting for (or given) a human decision."""
+
+    task_id: str
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    step: int
+    deadline: float
+    requested_at: float = 0.0
+    status: ApprovalStatus = "pending"
+    reason: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its sequence number, type and JSON text (sent to clients as-is)."""
+
+    seq: int
+    type: str
+    data: str
+
+
+def event_row(event: Event) -> StoredEvent:
+    return StoredEvent(event.seq, event.type, event.model_dump_json())
+
+
+def request_hash(payload: Any) -> str:
+    """A stable digest of a request body, to tell a retried request from a different one."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def terminal_fields(event: TerminalEvent) -> dict[str, Any]:
+    """The task fields a terminal event settles."""
+    return {
+        "state": STATE_OF_TERMINAL_EVENT[event.type],
+        "answer": getattr(event, "answer", None),
+        "error": getattr(event, "error", None) or (event.reason if event.type == "task.cancelled" else None),
+        "stop_reason": event.stop_reason,
+        "steps": event.steps,
+        "usage": event.usage,
+        "cost_usd": event.cost_usd,
+        "last_seq": event.seq,
+        "finished_at": event.ts,
+    }
+
+
+def trim_session(messages: list[Message]) -> list[Message]:
+    """The latest messages of a session, starting at a user message so no tool result loses its call."""
+    if len(messages) <= MAX_SESSION_MESSAGES:
+        return messages
+    tail = messages[-MAX_SESSION_MESSAGES:]
+    for i, m in enumerate(tail):
+        if m.get("role") == "user":
+            return tail[i:]
+    return []
+
+
+def now() -> float:
+    return time.time()
+
+
+def checkpoint_header(cp: Checkpoint) -> dict[str, Any]:
+    """A checkpoint without its messages; `count` says how many messages belong to it."""
+    return {
+        "step": cp.step, "usage": cp.usage.model_dump(), "cost_usd": cp.cost_usd, "seq": cp.seq,
+        "pinned": cp.pinned, "pending_approvals": dict(cp.pending_approvals), "count": len(cp.messages),
+    }
+
+
+def checkpoint_from_header(header: dict[str, Any], messages: list[Message]) -> Checkpoint:
+    return Checkpoint.from_dict({**header, "messages": messages})
+
+
+def claim_conflict(task: TaskRecord) -> str:
+    if task.terminal:
+        return f"task {task.task_id} already {task.state}"
+    return f"task {task.task_id} is being run by {task.lease_owner} (lease until {task.lease_until:.0f})"
+
+
+def decide_conflict(record: ApprovalRecord) -> str:
+    if record.status != "pending":
+        return f"approval {record.call_id} was already {record.status} by {record.decided_by}"
+    return f"approval {record.call_id} expired: its deadline passed"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable state of tasks. Every method is async; implementations never block the event loop."""
+
+    # -- tasks ---------------------------------------------------------------
+
+    async def create_task(
+        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
+    ) -> tuple[TaskRecord, bool]:
+        """Store a new task; with an idempotency key, return the task created earlier with the same
+        key and body instead (created=False). Same key, other body: `ConflictError`."""
+        ...
+
+    async def get_task(self, task_id: str) -> TaskRecord:
+        """The task, or `NotFoundError`."""
+        ...
+
+    async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
+        """Make `owner` the task's worker: state -> running, attempts + 1, lease until now + lease_s.
+        `ConflictError` if the task ended or another worker holds a live lease."""
+        ...
+
+    async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
+        """Extend the owner's lease; `ConflictError` if the owner lost it or the task ended."""
+        ...
+
+    async def release_lease(self, task_id: str, *, owner: str, refund_attempt: bool = False) -> None:
+        """Give the task up (worker shutting down) so another worker may claim it at once; with
+        `refund_attempt` the interrupted attempt does not count towards the poison limit."""
+        ...
+
+    async def set_state(self, task_id: str, state: TaskState, *, from_states: Collection[str]) -> TaskRecord:
+        """Move between non-terminal states (running <-> waiting_approval); `ConflictError` otherwise."""
+        ...
+
+    async def request_cancel(self, task_id: str) -> TaskRecord:
+        """Flag an active task for cancellation; `ConflictError` if it already ended."""
+        ...
+
+    async def finish_task(
+        self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
+        from_states: Collection[str] = ACTIVE_STATES,
+    ) -> TaskRecord:
+        """Append the terminal event and settle the task in one write; `ConflictError` if the task is
+        not in `from_states` (or, with `owner`, is not leased by it)."""
+        ...
+
+    async def active_tasks(self, agents: Collection[str]) -> list[TaskRecord]:
+        """Tasks of these agents that have not ended (to re-enqueue them after a restart)."""
+        ...
+
+    # -- events and checkpoints ------------------------------------------------
+
+    async def save_progress(
+        self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
+        saved_messages: int = 0, owner: str | None = None,
+    ) -> None:
+        """Append events and, with a checkpoint, its messages from index `saved_messages` on plus its
+        counters. Work is proportional to what is new. `ConflictError` if `owner` lost the lease."""
+        ...
+
+    async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
+        """Events with seq > after, in order."""
+        ...
+
+    async def last_seq(self, task_id: str) -> int:
+        """The highest stored event seq of the task (0 when none)."""
+        ...
+
+    async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
+        ...
+
+    # -- approvals -------------------------------------------------------------
+
+    async def create_approval(self, approval: ApprovalRecord) -> ApprovalRecord:
+        """Store a pending approval; if one exists for the call, return it unchanged (its deadline and
+        any decision survive a worker restart)."""
+        ...
+
+    async def get_approval(self, task_id: str, call_id: str) -> ApprovalRecord:
+        ...
+
+    async def list_approvals(self, task_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:
+        ...
+
+    async def decide_approval(
+        self, task_id: str, call_id: str, *, approved: bool, reason: str | None, decided_by: str,
+        enforce_deadline: bool = True,
+    ) -> ApprovalRecord:
+        """Decide a pending approval. `ConflictError` if already decided or (when enforced) past its deadline."""
+        ...
+
+    # -- session memory (the loop's Memory protocol) ----------------------------
+
+    async def load(self, session_id: str) -> list[Message]:
+        ...
+
+    async def append(self, session_id: str, messages: list[Message]) -> None:
+        ...
+
+    async def close(self) -> None:
+        ...

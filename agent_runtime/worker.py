@@ -1,0 +1,518 @@
+"""The worker: takes tasks from the queue and runs them durably, up to N at a time.
+
+For each task it claims a lease in the store, resumes from the last checkpoint (a
+redelivered task does not repeat completed tool calls), persists every event and
+checkpoint, keeps the lease and the queue message alive while the task runs, watches
+for cancel requests, and answers sensitive calls through a durable approver that
+waits for a decision stored by the API. When the task ends the message is deleted;
+a task whose attempts keep dying is failed with the reason and dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agent_runtime.agents import AgentSpec
+from agent_runtime.errors import ConflictError, NotFoundError
+from agent_runtime.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    TaskFailed,
+    TerminalEvent,
+    is_terminal,
+)
+from agent_runtime.limits import Limits
+from agent_runtime.loop import Agent, ApprovalDecision, ApprovalRequest, Approver, Checkpoint
+from agent_runtime.models.base import Message, Model
+from agent_runtime.observability import emit_task_metrics
+from agent_runtime.queue.base import QueueMessage, TaskQueue
+from agent_runtime.store.base import ApprovalRecord, Store, TaskRecord
+from agent_runtime.store.notify import Notifier
+from agent_runtime.tools.base import Tool
+
+log = logging.getLogger(__name__)
+
+ApprovalTimeoutPolicy = Literal["deny", "approve"]
+# The approver settles a timed-out approval this long before the loop's own deadline fires,
+# so the stored decision and the one the model sees are always the same.
+_DEADLINE_MARGIN_S = 0.25
+
+
+@dataclass(frozen=True)
+class AgentRuntime:
+    """What a worker needs to run one agent's tasks; model and tools are shared by its tasks."""
+
+    spec: AgentSpec
+    model: Model
+    tools: Mapping[str, Tool]
+
+
+class LeaseLostError(Exception):
+    """Another worker took the task over (this worker stalled past its lease)."""
+
+
+class _ScopedMemory:
+    """Session memory per agent: the same session id under two agents are two conversations."""
+
+    def __init__(self, store: Store, agent: str) -> None:
+        self._store = store
+        self._prefix = f"{agent}/"
+
+    async def load(self, session_id: str) -> list[Message]:
+        return await self._store.load(self._prefix + session_id)
+
+    async def append(self, session_id: str, messages: list[Message]) -> None:
+        await self._store.append(self._prefix + session_id, messages)
+
+
+class _Persister:
+    """Writes a task's events and checkpoints, batching whatever piled up during the previous write.
+
+    `checkpoint()` returns only when the checkpoint (and every event up to its seq) is
+    stored, so no tool call starts before the result of the previous one is durable.
+    """
+
+    def __init__(self, store: Store, notifier: Notifier, task_id: str, owner: str, *, seq: int, saved: int) -> None:
+        self.store, self.notifier, self.task_id, self.owner = store, notifier, task_id, owner
+        self.received_seq = seq
+        self.saved_messages = saved
+        self.pending: list[Event] = []
+        self.cp: Checkpoint | None = None
+        self.requested = 0  # checkpoint requests so far
+        self.durable = 0  # requests covered by a completed write
+        self.error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _signal(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _until(self, predicate: Any) -> None:
+        while not predicate():
+            if self.error is not None:
+                raise self.error
+            await self._changed.wait()
+
+    def add(self, event: Event) -> None:
+        self.pending.append(event)
+        self.received_seq = event.seq
+        self._signal()
+        self._kick()
+
+    async def checkpoint(self, cp: Checkpoint) -> None:
+        self.cp = cp
+        self.requested += 1
+        ticket = self.requested
+        self._kick()
+        await self._until(lambda: self.durable >= ticket)
+
+    async def drain(self) -> None:
+        """Wait until everything received so far is stored."""
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.pending or self.durable < self.requested:
+                self._kick()
+            if self._idle():
+                return
+            assert self._flusher is not None
+            await asyncio.wait({self._flusher})
+
+    def _idle(self) -> bool:
+        return self._flusher is None or self._flusher.done()
+
+    def _kick(self) -> None:
+        if self._idle() and self.error is None:
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending or self.durable < self.requested:
+                cp = self.cp if self.durable < self.requested else None
+                if cp is not None:  # its events must be in the same write: no gap in seq on resume
+                    await self._until(lambda c=cp: self.received_seq >= c.seq)
+                # From here to the store call nothing awaits: the checkpoint cannot change under us.
+                events, self.pending = self.pending, []
+                ticket = self.requested
+                count = len(cp.messages) if cp is not None else self.saved_messages
+                await self.store.save_progress(self.task_id, events=events, checkpoint=cp,
+                                               saved_messages=self.saved_messages, owner=self.owner)
+                self.saved_messages = count
+                if cp is not None:
+                    self.durable = ticket
+                self.notifier.notify(("events", self.task_id))
+                self._signal()
+        except BaseException as exc:
+            self.error = exc
+            self._signal()
+            if not isinstance(exc, Exception):
+                raise
+
+
+class Worker:
+    """Runs queued tasks of the agents in `runtimes`, at most `concurrency` at once."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: TaskQueue,
+        runtimes: Mapping[str, AgentRuntime],
+        notifier: Notifier | None = None,
+        concurrency: int = 64,
+        lease_s: float = 60.0,
+        poll_s: float = 1.0,
+        receive_wait_s: float = 10.0,
+        max_attempts: int = 3,
+        approval_timeout_policy: ApprovalTimeoutPolicy = "deny",
+        emit_metrics: bool = False,
+        owner: str | None = None,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1 or lease_s <= 0 or poll_s <= 0:
+            raise ValueError("concurrency, max_attempts, lease_s and poll_s must be positive")
+        self.store = store
+        self.queue = queue
+        self.runtimes = dict(runtimes)
+        self.notifier = notifier or Notifier()
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.receive_wait_s = receive_wait_s
+        self.max_attempts = max_attempts
+        self.approval_timeout_policy = approval_timeout_policy
+        self.emit_metrics = emit_metrics
+        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self._running: dict[asyncio.Task[None], QueueMessage] = {}
+        self._slot_free = asyncio.Event()
+        self._stopping = False
+        self._runner: asyncio.Task[Any] | None = None
+
+    # -- the receive loop ---------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Re-enqueue unfinished tasks of our agents (after a restart of an in-process queue)."""
+        tasks = await self.store.active_tasks(list(self.runtimes))
+        for task in tasks:
+            await self.queue.send(task.task_id, task.agent)
+        if tasks:
+            log.info("re-enqueued unfinished tasks", extra={"count": len(tasks)})
+        return len(tasks)
+
+    async def run(self) -> None:
+        """Receive and run tasks until `stop()`."""
+        self._stopping = False
+        self._runner = asyncio.current_task()
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                messages = await self.queue.receive(min(free, 10), self.receive_wait_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("receiving from the queue failed; retrying")
+                await asyncio.sleep(min(5.0, self.poll_s * 5))
+                continue
+            for msg in messages:
+                if self._stopping:  # received while stopping: give it straight back
+                    await self.queue.release(msg, 0.0)
+                    continue
+                handler = asyncio.create_task(self.handle(msg), name=f"task-{msg.task_id}")
+                self._running[handler] = msg
+                handler.add_done_callback(self._done)
+
+    def _done(self, handler: asyncio.Task[None]) -> None:
+        self._running.pop(handler, None)
+        self._slot_free.set()
+        if not handler.cancelled() and handler.exception() is not None:
+            log.error("task handler crashed", exc_info=handler.exception())
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop receiving; hand running tasks back to the queue (resumed from their checkpoint elsewhere)."""
+        self._stopping = True
+        self._slot_free.set()
+        runner, self._runner = self._runner, None
+        if runner is not None and runner is not asyncio.current_task() and not runner.done():
+            runner.cancel()  # stop receiving first, so no handed-back task is taken again here
+            await asyncio.gather(runner, return_exceptions=True)
+        handlers = list(self._running)
+        if grace_s > 0 and handlers:
+            await asyncio.wait(handlers, timeout=grace_s)
+        for h in handlers:
+            h.cancel()
+        if handlers:
+            await asyncio.gather(*handlers, return_exceptions=True)
+
+    def notify_cancel(self, task_id: str) -> None:
+        self.notifier.notify(("cancel", task_id))
+
+    # -- one task ---------------------------------------------------------------------
+
+    async def handle(self, msg: QueueMessage) -> None:
+        """One delivery: claim the task, run it to its end (or hand it back), settle the message."""
+        extra = {"task_id": msg.task_id, "agent": msg.agent, "receive_count": msg.receive_count}
+        try:
+            claimed = await self._claim(msg)
+        except Exception:
+            log.exception("could not claim the task; it will be retried", extra=extra)
+            with contextlib.suppress(Exception):
+                await self.queue.release(msg, 5.0)
+            return
+        if claimed is None:
+            return
+        task, runtime = claimed
+        log.info("task claimed", extra={**extra, "attempt": task.attempts})
+        try:
+            await self._execute(task, runtime, msg)
+        except asyncio.CancelledError:  # worker shutting down: give the task back at once
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._hand_back(task, msg))
+            raise
+        except LeaseLostError:
+            log.warning("lease lost; another worker continues the task", extra=extra)
+        except Exception:
+            log.exception("task interrupted by an internal error; it will be retried", extra=extra)
+            with contextlib.suppress(Exception):
+                await self.store.release_lease(task.task_id, owner=self.owner)
+                await self.queue.release(msg, 5.0)
+
+    async def _claim(self, msg: QueueMessage) -> tuple[TaskRecord, AgentRuntime] | None:
+        """The task leased to this worker, or None when the delivery was settled otherwise."""
+        try:
+            task = await self.store.get_task(msg.task_id)
+        except NotFoundError:
+            log.warning("message for an unknown task deleted", extra={"task_id": msg.task_id})
+            await self.queue.delete(msg)
+            return None
+        if task.terminal:
+            await self.queue.delete(msg)
+            return None
+        if task.attempts >= self.max_attempts:
+            await self._give_up(task, msg)
+            return None
+        runtime = self.runtimes.get(task.agent)
+        if runtime is None:
+            await self._fail(task, f"agent {task.agent!r} is not served by this worker")
+            await self.queue.delete(msg)
+            return None
+        try:
+            task = await self.store.claim_task(task.task_id, owner=self.owner, lease_s=self.lease_s)
+        except ConflictError:
+            task = await self.store.get_task(task.task_id)
+            if task.terminal:
+                await self.queue.delete(msg)
+            else:  # another live worker has it; look again when its lease would lapse
+                await self.queue.release(msg, max(1.0, task.lease_until - time.time()))
+            return None
+        return task, runtime
+
+    async def _hand_back(self, task: TaskRecord, msg: QueueMessage) -> None:
+        await self.store.release_lease(task.task_id, owner=self.owner, refund_attempt=True)
+        await self.queue.release(msg, 0.0)
+
+    async def _execute(self, task: TaskRecord, runtime: AgentRuntime, msg: QueueMessage) -> None:
+        cancel = asyncio.Event()
+        if task.cancel_requested:
+            cancel.set()
+        try:
+            limits = runtime.spec.limits.merged(task.limits)
+        except ValueError as exc:
+            await self._fail(task, f"invalid limits: {exc}", owner=self.owner)
+            await self.queue.delete(msg)
+            return
+        run = _TaskRun(self, task, runtime, limits, cancel)
+        driver = asyncio.create_task(run.drive())
+        keeper = asyncio.create_task(self._keep_alive(task.task_id, msg, cancel))
+        try:
+            await asyncio.wait({driver, keeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (driver, keeper):
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(driver, keeper, return_exceptions=True)
+        if not driver.cancelled() and driver.exception() is None:
+            await self.queue.delete(msg)
+            return
+        if keeper.done() and not keeper.cancelled() and keeper.exception() is not None:
+            raise keeper.exception()  # type: ignore[misc]
+        driver.result()  # re-raise the driver's error
+
+    async def _keep_alive(self, task_id: str, msg: QueueMessage, cancel: asyncio.Event) -> None:
+        """Renew the lease and the message's visibility; turn stored cancel requests into `cancel`."""
+        renew_every = self.lease_s / 3
+        extend_every = min(renew_every, self.queue.visibility_s / 3)
+        next_renew = time.monotonic() + renew_every
+        next_extend = time.monotonic() + extend_every
+        while True:
+            if await self.notifier.wait(("cancel", task_id), self.poll_s):
+                cancel.set()
+            try:
+                if time.monotonic() >= next_renew:
+                    record = await self.store.renew_lease(task_id, owner=self.owner, lease_s=self.lease_s)
+                    next_renew = time.monotonic() + renew_every
+                else:
+                    record = await self.store.get_task(task_id)
+                if record.cancel_requested:
+                    cancel.set()
+                if time.monotonic() >= next_extend:
+                    await self.queue.extend(msg)
+                    next_extend = time.monotonic() + extend_every
+            except ConflictError as exc:
+                raise LeaseLostError(str(exc)) from None
+            except Exception:
+                log.warning("heartbeat failed; retrying", exc_info=True, extra={"task_id": task_id})
+
+    async def _fail(self, task: TaskRecord, reason: str, *, owner: str | None = None) -> None:
+        seq = await self.store.last_seq(task.task_id) + 1
+        event = TaskFailed(task_id=task.task_id, seq=seq, ts=time.time(), steps=task.steps, usage=task.usage,
+                           cost_usd=task.cost_usd, stop_reason="error", error=reason)
+        try:
+            await self.store.finish_task(task.task_id, event, owner=owner)
+        except ConflictError:
+            return
+        self.notifier.notify(("events", task.task_id))
+        log.warning("task failed", extra={"task_id": task.task_id, "reason": reason})
+
+    async def _give_up(self, task: TaskRecord, msg: QueueMessage) -> None:
+        reason = (f"gave up after {task.attempts} attempts: each attempt ended without finishing the task "
+                  f"(its worker stopped or crashed)")
+        await self._fail(task, reason)
+        await self.queue.dead_letter(msg, reason)
+
+    # -- approvals ------------------------------------------------------------------------
+
+    async def wait_for_decision(self, approval: ApprovalRecord) -> ApprovalRecord:
+        """Poll the store (woken early by the in-process API) until decided or the deadline, then
+        settle the approval by policy. The conditional write makes a late human decision a conflict."""
+        key = ("approval", approval.task_id, approval.call_id)
+        record = approval
+        while record.status == "pending":
+            remaining = record.deadline - _DEADLINE_MARGIN_S - time.time()
+            if remaining <= 0:
+                approve = self.approval_timeout_policy == "approve"
+                try:
+                    record = await self.store.decide_approval(
+                        record.task_id, record.call_id, approved=approve, decided_by="timeout",
+                        reason=f"no decision before the approval deadline (policy: {self.approval_timeout_policy})",
+                        enforce_deadline=False,
+                    )
+                except ConflictError:
+                    record = await self.store.get_approval(record.task_id, record.call_id)
+                break
+            await self.notifier.wait(key, min(self.poll_s, remaining))
+            record = await self.store.get_approval(record.task_id, record.call_id)
+        return record
+
+
+class _TaskRun:
+    """One attempt at one task: the loop's stream, persisted, with a durable approver."""
+
+    def __init__(self, worker: Worker, task: TaskRecord, runtime: AgentRuntime, limits: Limits,
+                 cancel: asyncio.Event) -> None:
+        self.worker, self.task, self.runtime, self.limits, self.cancel = worker, task, runtime, limits, cancel
+        self.waiting: set[str] = set()  # call ids of approvals this task is waiting for right now
+
+    async def drive(self) -> None:
+        w, task = self.worker, self.task
+        store, owner = w.store, w.owner
+        checkpoint = await store.load_checkpoint(task.task_id)
+        start_seq = await store.last_seq(task.task_id)
+        if checkpoint is not None and checkpoint.pending_approvals:
+            await self._honour_decisions(checkpoint)
+        persister = _Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
+                               saved=len(checkpoint.messages) if checkpoint else 0)
+        agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
+                      memory=_ScopedMemory(store, task.agent), approver=self._approver(), limits=self.limits)
+        stream = agent.stream(
+            task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
+            start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
+        )
+        terminal: TerminalEvent | None = None
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if persister.error is not None:
+                    break
+                if is_terminal(event):
+                    terminal = event  # type: ignore[assignment]
+                    break
+                # The approval record and the task state change before clients can see the event,
+                # so whoever reads `approval.requested` can decide at once.
+                if isinstance(event, ApprovalRequested):
+                    await self._approval_requested(event)
+                elif isinstance(event, ApprovalResolved):
+                    await self._approval_resolved(event)
+                persister.add(event)
+        await persister.drain()
+        if terminal is None:
+            raise RuntimeError("the task's event stream ended without a terminal event")
+        try:
+            await store.finish_task(task.task_id, terminal, owner=owner)
+        except ConflictError as exc:
+            raise LeaseLostError(str(exc)) from None
+        w.notifier.notify(("events", task.task_id))
+        log.info("task ended", extra={"task_id": task.task_id, "type": terminal.type, "steps": terminal.steps})
+        if w.emit_metrics:
+            status = {"task.finished": "succeeded", "task.failed": "failed", "task.cancelled": "cancelled"}
+            emit_task_metrics(agent=task.agent, status=status[terminal.type], steps=terminal.steps,
+                              tokens=terminal.usage.total_tokens, cost_usd=terminal.cost_usd,
+                              duration_ms=terminal.duration_ms)
+
+    async def _honour_decisions(self, checkpoint: Checkpoint) -> None:
+        """A decision stored while no worker ran the task counts even if its deadline has passed since:
+        give the loop a moment past the deadline to collect it from the approver."""
+        for call_id in list(checkpoint.pending_approvals):
+            with contextlib.suppress(NotFoundError):
+                record = await self.worker.store.get_approval(self.task.task_id, call_id)
+                if record.status != "pending":
+                    checkpoint.pending_approvals[call_id] = max(record.deadline, time.time() + 30.0)
+
+    def _record(self, call_id: str, tool: str, arguments: dict[str, Any], step: int, deadline: float) -> ApprovalRecord:
+        return ApprovalRecord(task_id=self.task.task_id, call_id=call_id, tool=tool, arguments=arguments, step=step,
+                              deadline=deadline, requested_at=time.time())
+
+    async def _approval_requested(self, event: ApprovalRequested) -> None:
+        await self.worker.store.create_approval(
+            self._record(event.call_id, event.tool, event.arguments, event.step, event.deadline))
+        self.waiting.add(event.call_id)
+        if len(self.waiting) == 1:
+            await self._set_state("waiting_approval", "running")
+
+    async def _approval_resolved(self, event: ApprovalResolved) -> None:
+        if event.decided_by == "timeout":  # the loop's own deadline may have fired first: store the same outcome
+            with contextlib.suppress(ConflictError, NotFoundError):
+                await self.worker.store.decide_approval(self.task.task_id, event.call_id, approved=event.approved,
+                                                        reason=event.reason, decided_by="timeout",
+                                                        enforce_deadline=False)
+        self.waiting.discard(event.call_id)
+        if not self.waiting:
+            await self._set_state("running", "waiting_approval")
+
+    def _approver(self) -> Approver:
+        async def approve(request: ApprovalRequest) -> ApprovalDecision:
+            # Normally stored already (on its event); creating it is a no-op then.
+            record = await self.worker.store.create_approval(self._record(
+                request.call_id, request.tool, request.arguments, request.step, request.deadline))
+            record = await self.worker.wait_for_decision(record)
+            return ApprovalDecision(record.approved, record.reason, record.decided_by or "approver")
+
+        return approve
+
+    async def _set_state(self, state: Any, from_state: str) -> None:
+        with contextlib.suppress(ConflictError):
+            await self.worker.store.set_state(self.task.task_id, state, from_states=(from_state,))

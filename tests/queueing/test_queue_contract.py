@@ -1,0 +1,80 @@
+"""The queue contract, run against the in-process queue and against SQS with a dead-letter queue (moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from agent_runtime.queue.base import TaskQueue
+from agent_runtime.queue.local import LocalQueue
+from agent_runtime.queue.sqs import SqsQueue
+
+
+class Fixture:
+    def __init__(self, queue: TaskQueue, dead: Any) -> None:
+        self.queue = queue
+        self.dead_letters = dead  # () -> list of (task_id, reason)
+
+
+@pytest.fixture(params=["local", "sqs"])
+async def q(request: pytest.FixtureRequest) -> AsyncIterator[Fixture]:
+    if request.param == "local":
+        local = LocalQueue()
+        yield Fixture(local, lambda: [(m.task_id, r) for m, r in local.dead_letters])
+        return
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq_url = sqs.create_queue(QueueName="tasks-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(QueueName="tasks", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+        })["QueueUrl"]
+        queue = SqsQueue(url, client=sqs, visibility_s=30)
+
+        def dead() -> list[tuple[str, str]]:
+            out = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            return [(json.loads(m["Body"])["task_id"], m["MessageAttributes"]["reason"]["StringValue"])
+                    for m in out.get("Messages", [])]
+
+        yield Fixture(queue, dead)
+        await queue.close()
+
+
+async def test_send_receive_delete(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    await q.queue.send("t2", "content")
+    got = await q.queue.receive(10, wait_s=1)
+    assert sorted((m.task_id, m.agent, m.receive_count) for m in got) == [("t1", "research", 1), ("t2", "content", 1)]
+    for m in got:
+        await q.queue.extend(m)
+        await q.queue.delete(m)
+    assert await q.queue.receive(10, wait_s=0) == []
+
+
+async def test_received_messages_stay_hidden_until_released(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    (first,) = await q.queue.receive(1, wait_s=1)
+    assert await q.queue.receive(1, wait_s=0) == []
+    await q.queue.release(first, 0)
+    (again,) = await q.queue.receive(1, wait_s=1)
+    assert again.task_id == "t1" and again.receive_count == 2
+
+
+async def test_dead_letter_moves_the_message_with_its_reason(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    (msg,) = await q.queue.receive(1, wait_s=1)
+    await q.queue.dead_letter(msg, "gave up after 3 attempts")
+    assert q.dead_letters() == [("t1", "gave up after 3 attempts")]
+    assert await q.queue.receive(1, wait_s=0) == []
+
+
+async def test_receive_returns_at_most_the_number_asked_for(q: Fixture) -> None:
+    for i in range(5):
+        await q.queue.send(f"t{i}", "research")
+    got = await q.queue.receive(2, wait_s=1)
+    assert 1 <= len(got) <= 2
