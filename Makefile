@@ -36,14 +36,20 @@ $(CDK_CLI): | install
 	mkdir -p .cdk-cli
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/npm install --silent --prefix .cdk-cli aws-cdk@2
 
+# Settings go through CDK context, e.g. make deploy CDK_ARGS="-c certificate_arn=arn:aws:acm:... -c nat_gateways=0".
+# synth needs neither AWS credentials nor Docker; deploy needs both (the agent image is built locally)
+# and a bootstrapped account/region (`cdk bootstrap`). destroy keeps the table, buckets and secrets
+# unless the stacks were deployed with -c retain_data=false.
+CDK_ARGS ?=
+
 synth: install $(CDK_CLI)
-	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) synth --quiet
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) synth --quiet $(CDK_ARGS)
 
 deploy: install $(CDK_CLI)
-	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) deploy --all
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) deploy --all --outputs-file cdk-outputs.json $(CDK_ARGS)
 
 destroy: install $(CDK_CLI)
-	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) destroy --all
+	PATH=$(abspath $(BIN)):$$PATH $(CDK_CLI) destroy --all $(CDK_ARGS)
 
 clean:
 	rm -rf $(VENV) cdk.out .cdk-cli .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The platform's CDK stacks: data, tools, agents and observability, composed by `app.py`."""

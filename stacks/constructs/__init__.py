@@ -1,0 +1,1 @@
+"""Reusable constructs, one per file; the stacks wire them together."""

@@ -1,0 +1,193 @@
+"""One agent as a Fargate service: API and worker in one container, scaled on CPU and queue backlog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from agent_runtime import envnames as env
+from agent_runtime.agents import AgentSpec
+from stacks.constructs.agent_queue import AgentQueue
+from stacks.constructs.platform_secrets import PlatformSecrets
+from stacks.constructs.task_metric_filters import TaskMetricFilters
+from stacks.grants import grant_invoke, grant_read_objects
+from stacks.nag import Waiver, suppress
+from stacks.settings import AgentSize, PlatformSettings
+
+CONTAINER_PORT = 8080
+HEALTH_PATH = "/healthz"
+_HEALTH_COMMAND = (
+    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}{HEALTH_PATH}', timeout=4)"
+)
+
+
+class AgentService(Construct):
+    """The Fargate service for `agent`.
+
+    Its task role may invoke only `tool_functions` (the agent's own tools), use only its
+    own queue, read and write the table, read the documents bucket and the two secrets.
+    The execution role (image pull, log delivery) is a separate role made by CDK.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        agent: AgentSpec,
+        size: AgentSize,
+        settings: PlatformSettings,
+        cluster: ecs.ICluster,
+        image: ecs.ContainerImage,
+        queue: AgentQueue,
+        table: dynamodb.ITable,
+        documents: s3.IBucket,
+        reports: s3.IBucket,
+        secrets: PlatformSecrets,
+        tool_functions: Mapping[str, lambda_.IFunction],
+        subnets: ec2.SubnetSelection,
+        assign_public_ip: bool,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.agent = agent
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        TaskMetricFilters(self, "TaskMetrics", log_group=self.log_group)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64 if settings.container_arm64 else ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        environment = {
+            env.AGENT_NAME: agent.name,
+            env.STORE: "dynamodb",
+            env.QUEUE: "sqs",
+            env.TABLE_NAME: table.table_name,
+            env.QUEUE_URL: queue.queue.queue_url,
+            env.API_KEYS_SECRET: secrets.api_keys_name,
+            env.LLM_SECRET: secrets.llm_api_key_name,
+            env.TOOL_FUNCTIONS: Stack.of(self).to_json_string(
+                {name: fn.function_name for name, fn in sorted(tool_functions.items())}
+            ),
+            env.MODEL: settings.model,
+            env.DOCUMENTS_BUCKET: documents.bucket_name,
+            env.REPORTS_BUCKET: reports.bucket_name,
+            env.LOG_LEVEL: settings.log_level,
+            env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
+        }
+        if settings.llm_base_url:
+            environment[env.OPENAI_BASE_URL] = settings.llm_base_url
+        self.container = self.task_definition.add_container(
+            "agent",
+            image=image,
+            environment=environment,
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=agent.name, log_group=self.log_group, mode=ecs.AwsLogDriverMode.NON_BLOCKING
+            ),
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-c", _HEALTH_COMMAND],
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                start_period=Duration.seconds(30),
+                retries=3,
+            ),
+            # Time for the worker to checkpoint and release its messages after SIGTERM.
+            stop_timeout=Duration.seconds(120),
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            desired_count=size.min_tasks,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            vpc_subnets=subnets,
+            assign_public_ip=assign_public_ip,
+            health_check_grace_period=Duration.seconds(60),
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        suppress(self.task_definition, Waiver(
+            "AwsSolutions-ECS2",
+            "The environment holds only non-secret configuration (resource names, model id, log level); "
+            "the LLM key and API keys are read at run time from Secrets Manager by their names."))
+        if self.task_definition.execution_role is not None:
+            suppress(self.task_definition.execution_role, Waiver(
+                "AwsSolutions-IAM5",
+                "ecr:GetAuthorizationToken supports no resource-level permissions; image pulls and log writes "
+                "are scoped to the image repository and this agent's log group.",
+                applies_to=("Resource::*",)))
+        self._grant(queue, table, documents, secrets, tool_functions)
+        self.scaling = self._scale(size, settings, cluster, queue)
+
+    def _grant(self, queue: AgentQueue, table: dynamodb.ITable, documents: s3.IBucket,
+               secrets: PlatformSecrets, tool_functions: Mapping[str, lambda_.IFunction]) -> None:
+        role = self.task_definition.task_role
+        for function in tool_functions.values():
+            grant_invoke(function, role)
+        queue.queue.grant_consume_messages(role)
+        queue.queue.grant_send_messages(role)
+        table.grant_read_write_data(role)
+        grant_read_objects(documents, role)
+        for secret in (secrets.llm_api_key, secrets.api_keys):
+            secret.grant_read(role)
+
+    def _scale(self, size: AgentSize, settings: PlatformSettings, cluster: ecs.ICluster,
+               queue: AgentQueue) -> ecs.ScalableTaskCount:
+        """Target tracking on CPU; step scale-out on queue backlog per running task."""
+        scaling = self.service.auto_scale_task_count(min_capacity=size.min_tasks, max_capacity=size.max_tasks)
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=settings.scale_cpu_percent,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        running = cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": self.service.service_name},
+            statistic="Average",
+            period=Duration.minutes(1),
+        )
+        visible = queue.queue.metric_approximate_number_of_messages_visible(
+            statistic="Maximum", period=Duration.minutes(1)
+        )
+        backlog = cloudwatch.MathExpression(
+            expression="IF(running > 0, visible / running, visible)",
+            using_metrics={"visible": visible, "running": running},
+            label="Backlog per task",
+            period=Duration.minutes(1),
+        )
+        target = settings.backlog_per_task
+        # Scale-out only: scale-in is left to the CPU policy, so a task busy with long runs
+        # is not stopped just because the queue is empty.
+        scaling.scale_on_metric(
+            "Backlog",
+            metric=backlog,
+            scaling_steps=[
+                autoscaling.ScalingInterval(upper=target, change=0),
+                autoscaling.ScalingInterval(lower=target, change=1),
+                autoscaling.ScalingInterval(lower=target * 4, change=3),
+            ],
+            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=Duration.minutes(2),
+            evaluation_periods=2,
+        )
+        return scaling

@@ -1,0 +1,274 @@
+"""Typed deployment settings, read once from CDK context (`cdk.json` and `-c key=value`).
+
+Every problem is collected and reported together in one `SettingsError`, so a bad
+`cdk.json` fails synth with a single readable message instead of a stack trace.
+Values given with `-c` arrive as strings; they are coerced here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_runtime.agents import AGENTS
+
+# Fargate's valid CPU units -> allowed memory (MiB).
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+# Powertools for AWS Lambda (Python) V3, public layer, ARM64, Python 3.14. The layer is built with the
+# `[all]` extras, so it ships pydantic v2 (the tools' only third-party dependency besides boto3).
+DEFAULT_POWERTOOLS_LAYER = (
+    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:36"
+)
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:(\{region\}|[a-z]{2}(-[a-z]+)+-\d):\d{12}:layer:[\w-]+:\d+$")
+_IMAGE_URI = re.compile(r"^[\w.-]+(:\d+)?/[\w./-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,24}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """The deployment settings are invalid; `problems` lists every one found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid deployment settings (cdk.json context / -c):\n" +
+                         "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class AgentSize:
+    """Per-agent Fargate size and scaling bounds."""
+
+    cpu: int = 512
+    memory_mib: int = 1024
+    min_tasks: int = 1
+    max_tasks: int = 4
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Everything the stacks need to know, validated."""
+
+    prefix: str = "AgentPlatform"
+    region: str | None = None
+    agents: Mapping[str, AgentSize] = field(default_factory=lambda: {n: AgentSize() for n in AGENTS})
+    nat_gateways: int = 1
+    certificate_arn: str | None = None
+    domain_name: str | None = None
+    max_receive_count: int = 5
+    log_retention_days: int = 30
+    model: str = "gpt-4o-mini"
+    llm_base_url: str | None = None
+    log_level: str = "INFO"
+    worker_concurrency: int = 16
+    image_uri: str | None = None
+    container_arm64: bool = True
+    powertools_layer_arn: str = DEFAULT_POWERTOOLS_LAYER
+    alarm_email: str | None = None
+    retain_data: bool = True
+    alb_idle_timeout_s: int = 300
+    scale_cpu_percent: int = 60
+    backlog_per_task: int = 20
+
+
+class _Reader:
+    """Reads context values with coercion, recording problems instead of raising."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        self._get = get
+        self.problems: list[str] = []
+
+    def raw(self, key: str) -> Any:
+        return self._get(key)
+
+    def integer(self, key: str, default: int, lo: int, hi: int) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        try:
+            number = int(str(value).strip()) if not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not lo <= number <= hi:
+            self.problems.append(f"{key}: expected a whole number from {lo} to {hi}, got {value!r}")
+            return default
+        return number
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        self.problems.append(f"{key}: expected true or false, got {value!r}")
+        return default
+
+    def text(self, key: str, default: str | None, pattern: re.Pattern[str] | None = None,
+            hint: str = "") -> str | None:
+        value = self._get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        if not isinstance(value, str) or (pattern is not None and not pattern.match(value.strip())):
+            self.problems.append(f"{key}: {hint or 'invalid value'}, got {value!r}")
+            return default
+        return value.strip()
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._get(key)
+        if value is None:
+            return default
+        text = str(value).strip().upper()
+        if text not in choices:
+            self.problems.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+            return default
+        return text
+
+
+def _json_value(reader: _Reader, key: str) -> Any:
+    """A context value that may be given as JSON text (as `-c key='{...}'` delivers it)."""
+    value = reader.raw(key)
+    if isinstance(value, str) and value.strip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            reader.problems.append(f"{key}: not valid JSON ({exc.msg})")
+            return None
+    return value
+
+
+def _size(reader: _Reader, where: str, raw: Any, base: AgentSize) -> AgentSize:
+    """An `AgentSize` from an object with any of cpu, memory_mib, min_tasks, max_tasks over `base`."""
+    if raw is None:
+        return base
+    if not isinstance(raw, dict):
+        reader.problems.append(f"{where}: expected an object with cpu, memory_mib, min_tasks, max_tasks; got {raw!r}")
+        return base
+    sub = _Reader(raw.get)
+    size = AgentSize(
+        cpu=sub.integer("cpu", base.cpu, 256, 16384),
+        memory_mib=sub.integer("memory_mib", base.memory_mib, 512, 122880),
+        min_tasks=sub.integer("min_tasks", base.min_tasks, 1, 100),
+        max_tasks=sub.integer("max_tasks", base.max_tasks, 1, 1000),
+    )
+    reader.problems += [f"{where}.{p}" for p in sub.problems]
+    reader.problems += [f"{where}: unknown key {k!r}" for k in sorted(set(raw) - set(AgentSize.__dataclass_fields__))]
+    return size
+
+
+def _check_size(reader: _Reader, where: str, size: AgentSize) -> None:
+    allowed = FARGATE_MEMORY.get(size.cpu)
+    if allowed is None:
+        reader.problems.append(f"{where}: cpu {size.cpu} is not a Fargate size; use one of "
+                               f"{', '.join(map(str, FARGATE_MEMORY))}")
+    elif size.memory_mib not in allowed:
+        reader.problems.append(
+            f"{where}: cpu {size.cpu} with memory_mib {size.memory_mib} is not a Fargate size; with cpu {size.cpu} "
+            f"use memory_mib from {allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+    if size.min_tasks > size.max_tasks:
+        reader.problems.append(f"{where}: min_tasks {size.min_tasks} exceeds max_tasks {size.max_tasks}")
+
+
+def _agent_sizes(reader: _Reader) -> dict[str, AgentSize]:
+    """Which agents to deploy (`agents`, default all) and their sizes (`task_size`, `agent_sizes`)."""
+    known = ", ".join(sorted(AGENTS))
+    names = _json_value(reader, "agents")
+    if names is None:
+        names = list(AGENTS)
+    elif isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, list) or not names:
+        reader.problems.append(f"agents: expected a non-empty list of agent names ({known}), got {names!r}")
+        names = list(AGENTS)
+    for name in names:
+        if name not in AGENTS:
+            reader.problems.append(f"agents: unknown agent {name!r}; known agents: {known}")
+    base = _size(reader, "task_size", _json_value(reader, "task_size"), AgentSize())
+    overrides = _json_value(reader, "agent_sizes") or {}
+    if not isinstance(overrides, dict):
+        reader.problems.append(f"agent_sizes: expected an object {{agent: {{cpu, memory_mib, ...}}}}, got {overrides!r}")
+        overrides = {}
+    for name in overrides:
+        if name not in AGENTS:
+            reader.problems.append(f"agent_sizes: unknown agent {name!r}; known agents: {known}")
+    _check_size(reader, "task_size", base)
+    sizes = {}
+    for name in dict.fromkeys(n for n in names if n in AGENTS):
+        sizes[name] = _size(reader, f"agent_sizes.{name}", overrides.get(name), base)
+        if name in overrides:
+            _check_size(reader, f"agent_sizes.{name}", sizes[name])
+    return sizes
+
+
+_KNOWN_KEYS = frozenset({
+    "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name", "max_receive_count", "log_retention_days", "model",
+    "llm_base_url", "log_level", "worker_concurrency", "image_uri", "container_architecture",
+    "powertools_layer_arn", "alarm_email", "retain_data", "alb_idle_timeout_s", "scale_cpu_percent",
+    "backlog_per_task",
+})
+
+
+def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
+    """Settings from CDK context (e.g. `app.node.get_all_context()`); raises `SettingsError`.
+
+    Keys with '@' or ':' belong to CDK itself (feature flags, lookups) and are skipped; any
+    other unknown key is reported, so a typo does not silently fall back to a default.
+    """
+    r = _Reader(context.get)
+    r.problems += [f"{key}: unknown setting; known settings: {', '.join(sorted(_KNOWN_KEYS))}"
+                   for key in sorted(context) if key not in _KNOWN_KEYS and not any(c in key for c in "@:")]
+    agents = _agent_sizes(r)
+    settings = PlatformSettings(
+        prefix=r.text("prefix", "AgentPlatform", _PREFIX, "expected letters and digits, starting with a letter")
+        or "AgentPlatform",
+        region=r.text("region", None, _REGION, "expected an AWS region like us-east-1"),
+        agents=agents,
+        nat_gateways=r.integer("nat_gateways", 1, 0, 2),
+        certificate_arn=r.text("certificate_arn", None, _CERT_ARN,
+                              "expected an ACM certificate ARN like "
+                              "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>"),
+        domain_name=r.text("domain_name", None, _HOSTNAME, "expected a lowercase DNS name like api.example.com"),
+        max_receive_count=r.integer("max_receive_count", 5, 1, 1000),
+        log_retention_days=r.integer("log_retention_days", 30, 1, 3653),
+        model=r.text("model", "gpt-4o-mini") or "gpt-4o-mini",
+        llm_base_url=r.text("llm_base_url", None, re.compile(r"^https?://\S+$"), "expected an http(s) URL"),
+        log_level=r.choice("log_level", "INFO", _LOG_LEVELS),
+        worker_concurrency=r.integer("worker_concurrency", 16, 1, 1000),
+        image_uri=r.text("image_uri", None, _IMAGE_URI,
+                        "expected a container image URI like 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag"),
+        container_arm64=r.choice("container_architecture", "ARM64", ("ARM64", "X86_64")) == "ARM64",
+        powertools_layer_arn=r.text("powertools_layer_arn", DEFAULT_POWERTOOLS_LAYER, _LAYER_ARN,
+                                   "expected a Lambda layer version ARN (region may be '{region}')")
+        or DEFAULT_POWERTOOLS_LAYER,
+        alarm_email=r.text("alarm_email", None, _EMAIL, "expected an email address"),
+        retain_data=r.boolean("retain_data", True),
+        alb_idle_timeout_s=r.integer("alb_idle_timeout_s", 300, 60, 4000),
+        scale_cpu_percent=r.integer("scale_cpu_percent", 60, 10, 95),
+        backlog_per_task=r.integer("backlog_per_task", 20, 1, 10_000),
+    )
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        r.problems.append(f"log_retention_days: CloudWatch Logs accepts one of "
+                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
+    if r.problems:
+        raise SettingsError(r.problems)
+    return settings

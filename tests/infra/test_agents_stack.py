@@ -1,0 +1,191 @@
+"""The agents stack: services, queues, environment wiring, routing, scaling and least-privilege roles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agent_runtime import envnames as env
+from agent_runtime.agents import AGENTS
+from stacks.tools_stack import tool_function_name
+
+from .support import Synth
+
+NAMES = sorted(AGENTS)
+
+
+def _task_definition(s: Synth, agent: str) -> dict[str, Any]:
+    (found,) = [r["Properties"] for lid, r in s.resources("Agents", "AWS::ECS::TaskDefinition").items()
+                if s.path_of("Agents", lid).startswith(f"{s.stack_name('Agents')}/{agent}Agent/")]
+    return found
+
+
+def _env(s: Synth, agent: str) -> dict[str, Any]:
+    (container,) = _task_definition(s, agent)["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+def _statements(s: Synth, role_ref: Any) -> list[dict[str, Any]]:
+    return [st for p in s.resources("Agents", "AWS::IAM::Policy").values() if role_ref in p["Properties"]["Roles"]
+            for st in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _task_role_statements(s: Synth, agent: str) -> list[dict[str, Any]]:
+    return _statements(s, {"Ref": _task_definition(s, agent)["TaskRoleArn"]["Fn::GetAtt"][0]})
+
+
+def _resources_for(s: Synth, agent: str, action: str, name_of: str) -> set[str]:
+    """Names of the resources the agent's task role may use `action` on."""
+    found = set()
+    for st in _task_role_statements(s, agent):
+        if action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]):
+            for res in st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]:
+                found.add(s.render(res, s.stack_name("Agents"), name_of))
+    return found
+
+
+def test_one_service_per_agent(default_synth: Synth) -> None:
+    assert len(default_synth.resources("Agents", "AWS::ECS::Service")) == len(AGENTS)
+
+
+def test_a_queue_and_a_dead_letter_queue_per_agent(default_synth: Synth) -> None:
+    queues = default_synth.resources("Agents", "AWS::SQS::Queue").values()
+    with_dlq = [q for q in queues if "RedrivePolicy" in q["Properties"]]
+    assert (len(with_dlq), len(queues)) == (len(AGENTS), 2 * len(AGENTS))
+
+
+def test_max_receive_count_comes_from_settings(default_synth: Synth) -> None:
+    queues = default_synth.resources("Agents", "AWS::SQS::Queue").values()
+    assert {q["Properties"]["RedrivePolicy"]["maxReceiveCount"] for q in queues if "RedrivePolicy" in q["Properties"]} == {5}
+
+
+def test_queues_are_encrypted(default_synth: Synth) -> None:
+    queues = default_synth.resources("Agents", "AWS::SQS::Queue").values()
+    assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues)
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_is_told_its_agent_and_backends(default_synth: Synth, agent: str) -> None:
+    variables = _env(default_synth, agent)
+    assert {k: variables[k] for k in (env.AGENT_NAME, env.STORE, env.QUEUE)} == {
+        env.AGENT_NAME: agent, env.STORE: "dynamodb", env.QUEUE: "sqs"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_the_shared_table(default_synth: Synth, agent: str) -> None:
+    table = default_synth.render(_env(default_synth, agent)[env.TABLE_NAME], default_synth.stack_name("Agents"))
+    assert table == "AgentPlatformData/Tasks/Table/Resource"
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_its_own_queue_url(default_synth: Synth, agent: str) -> None:
+    queue = default_synth.render(_env(default_synth, agent)[env.QUEUE_URL], default_synth.stack_name("Agents"))
+    assert queue == f"AgentPlatformAgents/{agent}Queue/Queue/Resource"
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_its_tool_function_names(default_synth: Synth, agent: str) -> None:
+    rendered = default_synth.render(_env(default_synth, agent)[env.TOOL_FUNCTIONS], default_synth.stack_name("Agents"))
+    assert json.loads(rendered) == {t: tool_function_name("AgentPlatform", t) for t in AGENTS[agent].tools}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_the_secret_names(default_synth: Synth, agent: str) -> None:
+    variables = _env(default_synth, agent)
+    assert (variables[env.LLM_SECRET], variables[env.API_KEYS_SECRET]) == (
+        "AgentPlatform/llm-api-key", "AgentPlatform/api-keys")
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_invokes_exactly_its_catalog_tools(default_synth: Synth, agent: str) -> None:
+    invokable = _resources_for(default_synth, agent, "lambda:InvokeFunction", "FunctionName")
+    assert invokable == {tool_function_name("AgentPlatform", t) for t in AGENTS[agent].tools}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_consumes_only_its_own_queue(default_synth: Synth, agent: str) -> None:
+    queues = _resources_for(default_synth, agent, "sqs:ReceiveMessage", "QueueName")
+    assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_reads_and_writes_the_table(default_synth: Synth, agent: str) -> None:
+    assert {r.split("/index")[0] for r in _resources_for(default_synth, agent, "dynamodb:PutItem", "TableName")} == {
+        "AgentPlatformData/Tasks/Table/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_only_reads_the_documents_bucket(default_synth: Synth, agent: str) -> None:
+    actions = {a for st in _task_role_statements(default_synth, agent)
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]) if a.startswith("s3:")}
+    assert actions == {"s3:GetObject", "s3:ListBucket"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_reads_both_secrets(default_synth: Synth, agent: str) -> None:
+    assert _resources_for(default_synth, agent, "secretsmanager:GetSecretValue", "Name") == {
+        "AgentPlatform/llm-api-key", "AgentPlatform/api-keys"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_execution_role_is_not_the_task_role(default_synth: Synth, agent: str) -> None:
+    task = _task_definition(default_synth, agent)
+    assert task["ExecutionRoleArn"] != task["TaskRoleArn"]
+
+
+def test_deployments_roll_back_on_failure(default_synth: Synth) -> None:
+    services = default_synth.resources("Agents", "AWS::ECS::Service").values()
+    assert all(s["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+               for s in services)
+
+
+def test_cluster_has_container_insights(default_synth: Synth) -> None:
+    (cluster,) = default_synth.resources("Agents", "AWS::ECS::Cluster").values()
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"]["ClusterSettings"]
+
+
+def test_tasks_run_the_server_with_a_health_check(default_synth: Synth) -> None:
+    (container,) = _task_definition(default_synth, "research")["ContainerDefinitions"]
+    assert "/healthz" in " ".join(container["HealthCheck"]["Command"])
+
+
+def test_each_service_scales_on_cpu_and_on_backlog(default_synth: Synth) -> None:
+    policies = default_synth.resources("Agents", "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    kinds = sorted(p["Properties"].get("TargetTrackingScalingPolicyConfiguration", {}).get(
+        "PredefinedMetricSpecification", {}).get("PredefinedMetricType", p["Properties"]["PolicyType"]) for p in policies)
+    assert kinds == ["ECSServiceAverageCPUUtilization"] * len(AGENTS) + ["StepScaling"] * len(AGENTS)
+
+
+def test_backlog_alarm_divides_queue_depth_by_running_tasks(default_synth: Synth) -> None:
+    alarms = default_synth.resources("Agents", "AWS::CloudWatch::Alarm").values()
+    expressions = {m["Expression"] for a in alarms for m in a["Properties"]["Metrics"] if "Expression" in m}
+    assert expressions == {"IF(running > 0, visible / running, visible)"}
+
+
+def test_scaling_bounds_come_from_settings(default_synth: Synth) -> None:
+    targets = default_synth.resources("Agents", "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    assert {(t["Properties"]["MinCapacity"], t["Properties"]["MaxCapacity"]) for t in targets} == {(1, 4)}
+
+
+def test_vpc_has_gateway_endpoints_for_s3_and_dynamodb(default_synth: Synth) -> None:
+    endpoints = default_synth.resources("Agents", "AWS::EC2::VPCEndpoint").values()
+    services = sorted(json.dumps(e["Properties"]["ServiceName"]).split(".")[-1].strip('"]}') for e in endpoints)
+    assert (services, {e["Properties"]["VpcEndpointType"] for e in endpoints}) == (["dynamodb", "s3"], {"Gateway"})
+
+
+def test_nat_gateway_count_comes_from_settings(default_synth: Synth, variant_synth: Synth) -> None:
+    counts = [len(s.resources("Agents", "AWS::EC2::NatGateway")) for s in (default_synth, variant_synth)]
+    assert counts == [1, 0]
+
+
+def test_without_nat_tasks_get_public_ips(variant_synth: Synth) -> None:
+    services = variant_synth.resources("Agents", "AWS::ECS::Service").values()
+    assert {s["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] for s in services} == {
+        "ENABLED"}
+
+
+def test_prebuilt_image_is_used_when_configured(variant_synth: Synth) -> None:
+    (container,) = _task_definition(variant_synth, "research")["ContainerDefinitions"]
+    assert "agent-platform:v1" in json.dumps(container["Image"])

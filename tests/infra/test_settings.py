@@ -1,0 +1,96 @@
+"""Deployment settings: coercion of `-c` strings and one readable error listing every problem."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agent_runtime.agents import AGENTS
+from stacks.settings import AgentSize, SettingsError, load_settings
+
+from .support import CERT_ARN, REPO
+
+
+def problems(**context: object) -> list[str]:
+    with pytest.raises(SettingsError) as info:
+        load_settings(context)
+    return info.value.problems
+
+
+def test_defaults_deploy_every_agent() -> None:
+    assert set(load_settings({}).agents) == set(AGENTS)
+
+
+def test_cli_strings_are_coerced() -> None:
+    settings = load_settings({"nat_gateways": "0", "retain_data": "false", "agents": "research,analysis"})
+    assert (settings.nat_gateways, settings.retain_data, list(settings.agents)) == (0, False, ["research", "analysis"])
+
+
+def test_json_text_sizes_are_read() -> None:
+    settings = load_settings({"agent_sizes": '{"research": {"cpu": 1024, "memory_mib": 2048}}'})
+    assert settings.agents["research"] == AgentSize(cpu=1024, memory_mib=2048)
+
+
+def test_bad_fargate_pair_is_explained() -> None:
+    assert problems(task_size={"cpu": 256, "memory_mib": 4096}) == [
+        "task_size: cpu 256 with memory_mib 4096 is not a Fargate size; with cpu 256 use memory_mib from 512 "
+        "to 2048 in steps of 512"
+    ]
+
+
+def test_malformed_certificate_arn_is_rejected() -> None:
+    assert problems(certificate_arn="arn:aws:acm:us-east-1:123:cert/abc")[0].startswith("certificate_arn: expected")
+
+
+def test_well_formed_certificate_arn_is_accepted() -> None:
+    assert load_settings({"certificate_arn": CERT_ARN}).certificate_arn == CERT_ARN
+
+
+def test_unknown_agent_names_the_known_ones() -> None:
+    assert problems(agents=["research", "reserch"]) == [
+        "agents: unknown agent 'reserch'; known agents: analysis, content, research"
+    ]
+
+
+def test_unknown_setting_is_reported_not_ignored() -> None:
+    assert problems(nat_gateway=0)[0].startswith("nat_gateway: unknown setting")
+
+
+def test_cdk_keys_are_not_settings() -> None:
+    assert load_settings({"@aws-cdk/core:target-partitions": ["aws"], "aws:cdk:enable-path-metadata": True})
+
+
+def test_all_problems_are_reported_together() -> None:
+    found = problems(task_size={"cpu": 300}, certificate_arn="nope", agents=["x"], log_retention_days=45,
+                     max_receive_count=0)
+    assert [p.split(":")[0] for p in found] == [
+        "agents", "task_size", "certificate_arn", "max_receive_count", "log_retention_days"
+    ]
+
+
+def test_error_message_lists_each_problem_on_its_own_line() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"nat_gateways": "three", "alarm_email": "ops"})
+    assert str(info.value).splitlines()[1:] == [
+        "  - nat_gateways: expected a whole number from 0 to 2, got 'three'",
+        "  - alarm_email: expected an email address, got 'ops'",
+    ]
+
+
+def test_app_exits_with_the_readable_error_and_no_traceback() -> None:
+    """What a user sees from `cdk synth -c ...`: the CLI passes context through CDK_CONTEXT_JSON."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"task_size": {"cpu": 256, "memory_mib": 4096}})}
+    done = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, "Traceback" in done.stderr, "is not a Fargate size" in done.stderr) == (1, False, True)
+
+
+def test_per_agent_size_problems_name_the_agent() -> None:
+    assert problems(agent_sizes={"analysis": {"cpu": 1024, "memory_mib": 1024}, "writer": {}}) == [
+        "agent_sizes: unknown agent 'writer'; known agents: analysis, content, research",
+        "agent_sizes.analysis: cpu 1024 with memory_mib 1024 is not a Fargate size; with cpu 1024 use memory_mib "
+        "from 2048 to 8192 in steps of 1024",
+    ]
