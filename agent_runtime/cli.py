@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from agent_runtime.loop import Agent, ApprovalDecision, ApprovalRequest, Approver
     from agent_runtime.settings import Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK: int = 0
+EXIT_FAILED: int = 1
+EXIT_USAGE: int = 2
+EXIT_INTERRUPTED: int = 130
 MAX_TASK_CHARS = 100_000
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -211,7 +214,7 @@ class TerminalApprover:
         prompt = asyncio.ensure_future(
             _ask_yes_no(self.console, f"  Approve [bold]{escape(event.tool)}[/]? {escape('[y/n]')} "))
         # The decision may also come from elsewhere: the deadline passing, or the task being cancelled.
-        await asyncio.wait([prompt, future], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([prompt, future], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
         if not prompt.done():
             prompt.cancel()
             self.console.print("\n  [dim](no longer waiting for an answer)[/]")

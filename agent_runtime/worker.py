@@ -444,7 +444,7 @@ class _TaskRun:
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
         )
         terminal: TerminalEvent | None = None
-        async with contextlib.aclosing(stream):
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator
             async for event in stream:
                 if persister.error is not None:
                     break

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent_runtime.cli import app
+from agent_runtime.cli import ApproveMode, app
+from agent_runtime.cli_remote import ApiClient, Watcher
 from agent_runtime.server import create_platform
 from agent_runtime.settings import Settings
 from tests.api.support import API_KEY, CountingTool, ServerThread, free_port, make_tools, scripted_factory
@@ -88,38 +89,46 @@ def test_cancel_stops_a_running_task_and_watch_exits_130(server: tuple[str, dict
     assert code == 130 and "Task cancelled" in out
 
 
-def test_watch_reconnects_after_the_server_restarts_without_gaps_or_repeats(tmp_path: Path) -> None:
-    """The server is stopped while `watch` follows a task and started again on the same port and database;
-    the watcher reconnects with Last-Event-ID and the task (resumed from its checkpoint) completes."""
+def test_watch_reconnects_after_the_server_restarts_without_gaps_or_repeats(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The server is stopped while the watcher follows a task and started again on the same port and
+    database; the watcher reconnects with Last-Event-ID and the task (resumed from its checkpoint) completes."""
     tools, port = make_tools(), free_port()
     first = start(tmp_path / "data", tools, port).__enter__()
-    _, out, _ = cli("submit", "research", "crash", "--url", first.url, "--key", API_KEY, "--no-watch")
-    task_id = out.strip()
-    restarted = threading.Event()
+    client = ApiClient(first.url, API_KEY)
+    task_id = client.request("POST", "/v1/agents/research/tasks", json={"input": "crash"})["task_id"]
+    following, restarted, done = threading.Event(), threading.Event(), threading.Event()
+
+    class Following(Watcher):
+        def show(self, kind: str, data: str) -> None:
+            super().show(kind, data)
+            following.set()
 
     def restart() -> None:
         deadline = time.monotonic() + 10
-        while not tools["slow"].started(task_id) and time.monotonic() < deadline:
+        while not (following.is_set() and tools["slow"].started(task_id)) and time.monotonic() < deadline:
             time.sleep(0.01)
+        first.server.force_exit = True  # no grace period: open streams are cut, the running task handed back
         first.__exit__(None, None, None)
         second = start(tmp_path / "data", tools, port).__enter__()
         restarted.set()
         done.wait(30)
         second.__exit__(None, None, None)
 
-    done = threading.Event()
     thread = threading.Thread(target=restart, daemon=True)
     thread.start()
     try:
-        code, out, err = cli("watch", task_id, "--url", first.url, "--key", API_KEY, "--json")
+        code = Following(client, "research", task_id, approve=ApproveMode.none, json_output=True).run()
     finally:
         done.set()
         thread.join(30)
+        client.close()
+    out, err = capsys.readouterr()
     events = [json.loads(line) for line in out.splitlines()]
-    assert restarted.is_set() and "reconnecting" in err
+    assert restarted.is_set() and "reconnecting after event" in err
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["type"] == "task.finished" and code == 0
-    assert tools["echo"].started(task_id) == [tools["echo"].started(task_id)[0]]  # not re-run after the restart
+    assert len(tools["echo"].started(task_id)) == 1  # completed before the restart, not run again
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

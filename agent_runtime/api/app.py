@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
@@ -73,7 +73,7 @@ def _error(status: int, code: str, message: str, headers: Mapping[str, str] | No
     return JSONResponse({"error": body}, status_code=status, headers=dict(headers or {}))
 
 
-def _where(loc: list[str]) -> str:
+def _where(loc: Sequence[str]) -> str:
     """'body.limits.max_steps' -> 'limits.max_steps'; 'header.Idempotency-Key' stays as is."""
     if len(loc) > 1 and loc[0] == "body":
         return ".".join(loc[1:])

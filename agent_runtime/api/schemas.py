@@ -34,7 +34,7 @@ def _numbers_only(cls: type, data: Any) -> Any:
 
 def _optional(field: FieldInfo) -> tuple[Any, FieldInfo]:
     info = FieldInfo.merge_field_infos(field, default=None)
-    return field.annotation | None, info
+    return field.annotation | None, info  # type: ignore[operator]
 
 
 # Every field of `Limits`, optional: a task may override some of its agent's limits.

@@ -51,7 +51,7 @@ class LocalQueue:
             while self._delayed and self._delayed[0][0] <= t:
                 self._ready.append(heapq.heappop(self._delayed)[2])
             if self._ready:
-                out = []
+                out: list[QueueMessage] = []
                 while self._ready and len(out) < max_messages:
                     msg = self._ready.popleft()
                     self._queued.discard(msg.task_id)

@@ -330,7 +330,8 @@ class SQLiteStore:
         saved_messages: int = 0, owner: str | None = None,
     ) -> None:
         rows = [event_row(e) for e in events]
-        sets, params = ["updated_at = ?"], [now()]
+        sets: list[str] = ["updated_at = ?"]
+        params: list[Any] = [now()]
         if rows:
             sets.append("last_seq = MAX(last_seq, ?)")
             params.append(rows[-1].seq)
