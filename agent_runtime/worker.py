@@ -415,8 +415,10 @@ class Worker:
                 except ConflictError:
                     record = await self.store.get_approval(record.task_id, record.call_id)
                 break
-            await self.notifier.wait(key, min(self.poll_s, remaining))
-            record = await self.store.get_approval(record.task_id, record.call_id)
+            with self.notifier.listening(key) as decided:  # before the read: no decision is missed
+                record = await self.store.get_approval(record.task_id, record.call_id)
+                if record.status == "pending":
+                    await self.notifier.wait_for(decided, min(self.poll_s, remaining))
         return record
 
 

@@ -379,21 +379,22 @@ def create_app(
     async def _follow(task_id: str, cursor: int) -> AsyncIterator[ServerSentEvent]:
         state_checked = 0.0
         while True:
-            batch = await store.list_events(task_id, after=cursor, limit=500)
-            for e in batch:
-                yield ServerSentEvent(data=e.data, event=e.type, id=str(e.seq))
-                cursor = e.seq
-                if e.type in TERMINAL_TYPES:
-                    return
-            if batch:
-                continue
-            # Nothing new. A task settled without a terminal event after `cursor` has nothing more to say.
-            if time.monotonic() - state_checked > 5 * poll_s:
-                state_checked = time.monotonic()
-                task = await store.get_task(task_id)
-                if task.terminal and not await store.list_events(task_id, after=cursor, limit=1):
-                    return
-            await notifier.wait(("events", task_id), poll_s)
+            with notifier.listening(("events", task_id)) as written:  # before the read: no write is missed
+                batch = await store.list_events(task_id, after=cursor, limit=500)
+                for e in batch:
+                    yield ServerSentEvent(data=e.data, event=e.type, id=str(e.seq))
+                    cursor = e.seq
+                    if e.type in TERMINAL_TYPES:
+                        return
+                if batch:
+                    continue
+                # Nothing new. A task settled without a terminal event after `cursor` has nothing more to say.
+                if time.monotonic() - state_checked > 5 * poll_s:
+                    state_checked = time.monotonic()
+                    task = await store.get_task(task_id)
+                    if task.terminal and not await store.list_events(task_id, after=cursor, limit=1):
+                        return
+                await notifier.wait_for(written, poll_s)
 
     @app.post("/v1/agents/{agent}/tasks/{task_id}/approvals/{call_id}", response_model=ApprovalView,
               dependencies=auth, tags=["approvals"], responses=_responses(401, 404, 409, 413, 422))

@@ -8,6 +8,12 @@ backoff that honours `Retry-After`) and error types, but skips the typed
 `chat.completions.create` path, whose request-parameter transform costs about
 10 ms of CPU per step and grows with the conversation; this path costs well under
 2 ms. The conversation list is sent as it is: nothing is copied per step.
+
+httpx's connection pool scans all its connections on every request, so one pool
+serving a thousand concurrent tasks spends more CPU per call than the call itself.
+Calls therefore go to the first of several clients that has fewer than
+`CALLS_PER_CLIENT` calls in flight; clients are added as concurrency grows, so a
+single task keeps reusing one connection.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from agent_runtime.models.react import STOP_SEQUENCES, ReactFormat, message_text
 # Placeholder key for endpoints without auth (vLLM, Ollama): the client insists on one.
 NO_KEY = "unused"
 _RESERVED = frozenset({"model", "messages", "tools", "stream", "stream_options"})
+CALLS_PER_CLIENT = 32
 
 
 class OpenAIModel:
@@ -71,18 +78,36 @@ class OpenAIModel:
         self.prices = prices or PriceTable()
         self._params = dict(params or {})
         self._react = ReactFormat() if tool_mode == "react" else None
+        self._client_options: dict[str, Any] = {
+            "api_key": api_key or (NO_KEY if base_url else None),
+            "base_url": base_url,
+            "max_retries": max_retries,
+            "timeout": self.timeout_s,
+        }
         try:
-            self._client = openai.AsyncOpenAI(
-                api_key=api_key or (NO_KEY if base_url else None),
-                base_url=base_url,
-                max_retries=max_retries,
-                timeout=self.timeout_s,
-            )
+            self._clients = [self._new_client()]
         except openai.OpenAIError as exc:
             raise ConfigurationError(
                 f"cannot set up the OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local endpoint)"
             ) from exc
-        self.endpoint = str(self._client.base_url).rstrip("/")
+        self._in_flight = [0]
+        self.endpoint = str(self._clients[0].base_url).rstrip("/")
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        # The package's own Limits class (httpx or httpx2, by its version), from its default limits.
+        limits = type(openai.DEFAULT_CONNECTION_LIMITS)(max_connections=CALLS_PER_CLIENT,
+                                                        max_keepalive_connections=CALLS_PER_CLIENT)
+        return openai.AsyncOpenAI(**self._client_options,
+                                  http_client=openai.DefaultAsyncHttpxClient(limits=limits))
+
+    def _pick_client(self) -> int:
+        """Index of the first client with room for another call, a new one when all are busy."""
+        for index, calls in enumerate(self._in_flight):
+            if calls < CALLS_PER_CLIENT:
+                return index
+        self._clients.append(self._new_client())
+        self._in_flight.append(0)
+        return len(self._clients) - 1
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelReply:
         """One Chat Completions call; retried by the client, `ModelError` when that does not help."""
@@ -95,8 +120,10 @@ class OpenAIModel:
         else:
             body["messages"] = self._react.messages(messages, tools)
             body["stop"] = STOP_SEQUENCES
+        index = self._pick_client()
+        self._in_flight[index] += 1
         try:
-            response = await self._client.post("/chat/completions", cast_to=httpx.Response, body=body)
+            response = await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body)
         except openai.APIStatusError as exc:
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
@@ -112,6 +139,8 @@ class OpenAIModel:
             ) from exc
         except openai.OpenAIError as exc:
             raise ModelError(f"model call failed: {exc}") from exc
+        finally:
+            self._in_flight[index] -= 1
         try:
             data = json.loads(response.content)
             message = data["choices"][0]["message"]
@@ -131,7 +160,8 @@ class OpenAIModel:
         return _react_reply(message_text(message.get("content")), usage, cost)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for client in self._clients:
+            await client.close()
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, endpoint={self.endpoint!r}, tool_mode={self.tool_mode!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -261,3 +262,19 @@ def test_bad_settings_are_rejected_clearly(kwargs: dict, fragment: str) -> None:
     args = {"model": "gpt-4o", "base_url": "http://127.0.0.1:1/v1", "api_key": "k", **kwargs}
     with pytest.raises(ConfigurationError, match=fragment):
         OpenAIModel(args.pop("model"), **args)
+
+
+async def test_concurrent_calls_spread_over_clients_and_a_lone_task_keeps_one(
+        fake_openai: FakeOpenAIServer, model: OpenAIModel) -> None:
+    """Past CALLS_PER_CLIENT calls in flight a new client (its own connection pool) takes the rest,
+    so many concurrent tasks neither queue for a connection nor share one huge pool."""
+    from agent_runtime.models.openai_model import CALLS_PER_CLIENT
+
+    calls = CALLS_PER_CLIENT + 8
+    fake_openai.script(*[say(f"answer {i}", delay_s=0.3) for i in range(calls)])
+    replies = await asyncio.gather(*(model.complete([SYSTEM, USER], []) for _ in range(calls)))
+    assert sorted(r.text for r in replies) == sorted(f"answer {i}" for i in range(calls))
+    assert len(model._clients) == 2 and model._in_flight == [0, 0]
+    fake_openai.script(say("alone"))
+    assert (await model.complete([SYSTEM, USER], [])).text == "alone"
+    assert len(model._clients) == 2
