@@ -75,10 +75,11 @@ def settings_or_fail(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
     except ValidationError as exc:
-        problems = [
-            f"{PREFIX}{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = []
+        for err in exc.errors():
+            name, *path = [str(p) for p in err["loc"]] or ["settings"]
+            where = f" ({'.'.join(path)})" if path else ""
+            problems.append(f"{PREFIX}{name.upper()}{where}: {err['msg']}")
         fail("bad settings: " + "; ".join(problems))
 
 

@@ -23,12 +23,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent_runtime.agents import AGENTS
+from agent_runtime.api.schemas import MAX_INPUT_CHARS
 from agent_runtime.cli import (
     _SESSION_ID,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    MAX_TASK_CHARS,
     ApproveMode,
     _builtin_corpus,
     fail,
@@ -276,8 +276,8 @@ def register(app: typer.Typer) -> None:
             fail(f"unknown agent {agent!r}; choose one of: {', '.join(AGENTS)}")
         if not task.strip():
             fail('the task is empty: say what the agent should do, e.g. "How do asyncio tasks work?"')
-        if len(task) > MAX_TASK_CHARS:
-            fail(f"the task is {len(task):,} characters long; the limit is {MAX_TASK_CHARS:,}")
+        if len(task) > MAX_INPUT_CHARS:
+            fail(f"the task is {len(task):,} characters long; the task API takes at most {MAX_INPUT_CHARS:,}")
         if session is not None and not _SESSION_ID.match(session):
             fail(f"--session {session!r}: use 1-128 letters, digits, '_', '.', ':' or '-'")
         client = _client(settings_or_fail(), url, key)

@@ -57,6 +57,8 @@ def brief_result(result: str) -> str:
     except ValueError:
         data = None
     if isinstance(data, dict):
+        if "rows" in data:  # analyze_data
+            return f"{data['rows']} rows, {len(data.get('results') or [])} results"
         if isinstance(data.get("results"), list):
             ids = [str(r.get("id", "?")) for r in data["results"][:3] if isinstance(r, dict)]
             more = ", ..." if len(data["results"]) > 3 else ""
@@ -67,8 +69,6 @@ def brief_result(result: str) -> str:
             return f"summary of {len(str(data['summary'])):,} chars"
         if "location" in data:
             return f"stored at {data['location']}"
-        if "rows" in data:
-            return f"{data['rows']} rows, {len(data.get('results') or [])} results"
         if "best" in data:
             return f"best: {data['best']}"
     ids = re.findall(r'"id":\s*"([^"\\]{1,200})"', result)
@@ -97,8 +97,8 @@ class EventRenderer:
             mode = " [dim](offline: deterministic planner, no LLM)[/]" if event.offline else ""
             resumed = " [yellow](resumed)[/]" if event.resumed else ""
             session = f" \u00b7 session {escape(event.session_id)}" if event.session_id else ""
-            print_(f"[bold]{escape(event.agent)}[/] \u00b7 task {event.task_id[:12]}{session} \u00b7 model "
-                   f"{escape(event.model)}{mode}{resumed}", highlight=False)
+            print_(f"[bold]{escape(event.agent)}[/] \u00b7 model {escape(event.model)}{mode}{resumed}", highlight=False)
+            print_(f"[dim]Task id:[/] {escape(event.task_id)}{session}", highlight=False)
             if self.show_input:
                 print_(f"[dim]Task:[/] {escape(_short(event.input, 300))}", highlight=False)
         elif isinstance(event, ModelTurn):

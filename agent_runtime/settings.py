@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_runtime import envnames as env
 
@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     tool_mode: Literal["native", "react"] = "native"
     model_max_retries: int = Field(4, ge=0, le=10)
     model_timeout_s: float = Field(120.0, gt=0, le=3600)
-    prices: dict[str, tuple[float, float]] = Field(
+    # JSON settings are parsed by `_parse_json` (NoDecode), so bad JSON gets a message, not a traceback.
+    prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict, description="extra price table entries: model -> (usd per 1M input, per 1M output)"
     )
 
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     api_keys: str = Field("", description="comma-separated API keys (local server)")
     api_keys_secret: str | None = None
     llm_secret: str | None = None
-    tool_functions: dict[str, str] = Field(default_factory=dict, description="tool name -> Lambda name/ARN")
+    tool_functions: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, description="tool name -> Lambda name/ARN")
     documents_bucket: str | None = None
     reports_bucket: str | None = None
     worker_concurrency: int = Field(64, ge=1, le=10_000)
@@ -67,19 +68,22 @@ class Settings(BaseSettings):
     client_key: SecretStr | None = Field(None, description="bearer key the client sends (default: the local "
                                          "server's key file)")
 
-    @field_validator("prices", mode="before")
+    @field_validator("prices", "tool_functions", mode="before")
     @classmethod
-    def _parse_prices(cls, value: Any) -> Any:
+    def _parse_json(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
         return value
 
     @property
     def uses_offline_model(self) -> bool:
-        """Offline when asked for, or when no endpoint is configured at all."""
+        """Offline when asked for, or when no endpoint or key (nor a secret holding one) is configured."""
         if self.model.strip().lower() == "offline":
             return True
-        return not (self.base_url or self.api_key)
+        return not (self.base_url or self.api_key or self.llm_secret)
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

@@ -58,8 +58,10 @@ class ToolSpec:
         return self.input_model.model_json_schema()
 
     def openai_tool(self) -> dict[str, Any]:
-        """The entry for the Chat Completions `tools` list."""
+        """The entry for the Chat Completions `tools` list; the description ends with the output shape."""
+        description = f"{self.description} Returns {self.output_description}." if self.output_description \
+            else self.description
         return {
             "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.parameters_schema()},
+            "function": {"name": self.name, "description": description, "parameters": self.parameters_schema()},
         }

@@ -170,3 +170,16 @@ def test_python_dash_m_runs_the_same_command() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert {a["name"] for a in json.loads(done.stdout)} == {"research", "content", "analysis"}
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("AGENT_PLATFORM_PRICES", "nope", "AGENT_PLATFORM_PRICES: Value error, not valid JSON"),
+    ("AGENT_PLATFORM_PRICES", '{"m": [1]}', "AGENT_PLATFORM_PRICES (m.1): Field required"),
+    ("AGENT_PLATFORM_TOOL_FUNCTIONS", "{x", "AGENT_PLATFORM_TOOL_FUNCTIONS: Value error, not valid JSON"),
+])
+def test_bad_settings_get_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                                       message: str) -> None:
+    monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["run", "research", "what is a deque?"])
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_runtime import __version__
+from agent_runtime.agents import AGENTS
 from agent_runtime.api.auth import KeySource, key_matches
 from agent_runtime.api.schemas import (
     AgentsView,
@@ -46,6 +47,7 @@ from agent_runtime.queue.base import TaskQueue
 from agent_runtime.store.base import Store, TaskRecord, request_hash
 from agent_runtime.store.notify import Notifier
 from agent_runtime.worker import AgentRuntime, Worker
+from lambda_tools.catalog import get_tool
 
 log = logging.getLogger(__name__)
 
@@ -277,14 +279,18 @@ def create_app(
     @app.get("/v1/agents", response_model=AgentsView, dependencies=auth, tags=["agents"],
              responses=_responses(401))
     async def list_agents() -> AgentsView:
-        """The agents this server runs, with their tools and default limits."""
+        """The platform's agents, with their tools and default limits. In AWS each service runs one agent
+        and the load balancer sends this path to one of them, so the others are listed from their specs."""
         out = []
-        for name in names:
-            rt = agents[name]
-            tools = [ToolView(name=t.spec.name, description=t.spec.description, sensitive=t.spec.sensitive)
-                     for t in rt.tools.values()]
-            out.append(AgentView(name=name, description=rt.spec.description, tools=tools,
-                                 limits=rt.spec.limits.model_dump()))
+        for name in sorted({*names, *AGENTS}):
+            if name in agents:
+                spec, specs = agents[name].spec, [t.spec for t in agents[name].tools.values()]
+            else:
+                spec = AGENTS[name]
+                specs = [get_tool(tool) for tool in spec.tools]
+            tools = [ToolView(name=s.name, description=s.description, sensitive=s.sensitive) for s in specs]
+            out.append(AgentView(name=name, description=spec.description, tools=tools,
+                                 limits=spec.limits.model_dump()))
         return AgentsView(agents=out)
 
     @app.post("/v1/agents/{agent}/tasks", status_code=202, response_model=TaskAccepted, dependencies=auth,

@@ -24,7 +24,7 @@ DESCRIPTION = (
     "{op:'correlation', columns?} -> Pearson correlation matrix; "
     "{op:'trend', x, y} -> least-squares line y = slope*x + intercept with r2, x ordered (numbers or ISO dates)."
 )
-OUTPUT = "{rows, columns: [{name, type}], results: [{op, ...}]}"
+OUTPUT = "{rows, columns: [{name, type, missing}], results: [{op, ...}]}"
 
 
 class Operation(BaseModel):

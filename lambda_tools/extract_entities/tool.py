@@ -20,7 +20,7 @@ DESCRIPTION = (
     "and quantity (a number with a unit). Each entity comes with its type, its text, the character spans "
     "[start, end) of every mention and a count. Numeric types are exact; names are found by heuristics."
 )
-OUTPUT = "{entities: [{text, type, count, spans: [[start, end]] (first 50), value?}], counts: {type: n}}"
+OUTPUT = "{entities: [{text, type, count, spans: [[start, end]] (first 50), value?}], counts: {type: n}, chars}"
 MAX_SPANS = 50
 
 

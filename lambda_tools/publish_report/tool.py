@@ -16,7 +16,7 @@ DESCRIPTION = (
     "Needs human approval. Publishing is idempotent per call: a retried call returns the same location with "
     "already_published=true. Returns where the report was stored."
 )
-OUTPUT = "{location, key, title, bytes, already_published, notified}"
+OUTPUT = "{location, key, title, audience, bytes, already_published, notified}"
 
 
 class PublishReportInput(ToolInput):

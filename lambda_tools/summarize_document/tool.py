@@ -18,7 +18,7 @@ DESCRIPTION = (
     "returns them in their original order, within `max_length` characters (or sentences with "
     "unit='sentences'). Give exactly one of `text` or `document_id`."
 )
-OUTPUT = "{summary, sentences: [str], chars, source_sentences, compression}"
+OUTPUT = "{summary, sentences: [str], chars, source_sentences, source_chars, method}"
 
 
 class SummarizeDocumentInput(ToolInput):

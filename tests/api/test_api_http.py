@@ -242,3 +242,16 @@ def test_a_task_of_another_agent_is_not_found_and_bad_cursors_are_rejected(api: 
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = api.http.post(f"/v1/agents/research/tasks/{task_id}/approvals/none", json={"approve": True})
     assert r.status_code == 404 and r.json()["error"]["code"] == "approval_not_found"
+
+
+def test_a_one_agent_service_still_lists_every_agent_of_the_platform(tmp_path: Path) -> None:
+    """In AWS the load balancer sends /v1/agents to one agent's service; it lists all three, from their specs."""
+    settings = Settings(data_dir=tmp_path, api_keys=API_KEY, store="sqlite", queue="local", agent="content")
+    platform = create_platform(settings, runtime_factory=scripted_factory(make_tools()))
+    with ServerThread(platform.app) as server:
+        health = httpx.get(f"{server.url}/healthz").json()
+        agents = httpx.get(f"{server.url}/v1/agents", headers={"Authorization": f"Bearer {API_KEY}"}).json()["agents"]
+    assert health["agents"] == ["content"]
+    tools = {a["name"]: [t["name"] for t in a["tools"]] for a in agents}
+    assert tools["content"] == ["echo", "slow", "publish"]  # the served agent: its runtime's tools
+    assert "search_documents" in tools["research"] and "analyze_data" in tools["analysis"]

@@ -59,3 +59,10 @@ def test_every_agent_tool_is_in_the_catalog() -> None:
 def test_unknown_tool_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="unknown tool 'nope'; known tools: search_documents, fetch_document"):
         get_tool("nope")
+
+
+@pytest.mark.parametrize("spec", CATALOG, ids=lambda s: s.name)
+def test_the_model_is_told_what_each_tool_returns(spec) -> None:
+    function = spec.openai_tool()["function"]
+    assert function["description"].startswith(spec.description)
+    assert function["description"].endswith(f"Returns {spec.output_description}.")

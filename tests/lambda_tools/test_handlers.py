@@ -65,6 +65,23 @@ def test_handler_happy_path(tool: str, deployed, lambda_context) -> None:
     result = invoke(tool, {"arguments": arguments, "task_id": "task-1", "call_id": "call-1"}, lambda_context)
     assert result["ok"] is True and result["error"] is None, result
     assert check(result["data"]), result["data"]
+    required, optional = described_keys(get_tool(tool).output_description)
+    assert required <= set(result["data"]) <= required | optional  # the catalog describes what comes back
+
+
+def described_keys(description: str) -> tuple[set[str], set[str]]:
+    """Top-level keys of an output description like "{rows, columns: [{name}], value?}": (required, optional)."""
+    parts, depth, current = [], 0, ""
+    for char in description.strip()[1:-1]:
+        depth += 1 if char in "[{(" else -1 if char in "]})" else 0
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    keys = [part.split(":")[0].strip() for part in [*parts, current] if part.strip()]
+    keys = [f"{k}?" if "|" in key else k for key in keys for k in key.split("|")]  # "id|url": one of them
+    return {k for k in keys if not k.endswith("?")}, {k.rstrip("?") for k in keys if k.endswith("?")}
 
 
 def test_publish_handler_is_idempotent_and_notifies(deployed, lambda_context) -> None:

@@ -49,3 +49,33 @@ def test_offline_without_endpoint_or_when_asked(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setenv(name, value)
     model = build_model(Settings(), RESEARCH)
     assert model.offline is True and not isinstance(model, OpenAIModel)
+
+
+async def test_in_aws_the_key_comes_from_the_llm_secret(monkeypatch: pytest.MonkeyPatch,
+                                                        fake_openai: FakeOpenAIServer) -> None:
+    """The ECS task gets AGENT_PLATFORM_LLM_SECRET, not the key: the model reads it from Secrets Manager."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        client.create_secret(Name="AgentPlatform/llm-api-key", SecretString="test-key\n")  # stored with a stray newline
+        monkeypatch.setenv("AGENT_PLATFORM_LLM_SECRET", "AgentPlatform/llm-api-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+        monkeypatch.setenv("AGENT_PLATFORM_MODEL", "my-llm")
+        model = build_model(Settings(), RESEARCH)
+    assert isinstance(model, OpenAIModel)
+    fake_openai.script(say("done"))
+    await model.complete([{"role": "user", "content": "q"}], [])
+    await model.aclose()
+    assert fake_openai.requests[0].headers["authorization"] == "Bearer test-key"
+
+
+def test_the_llm_secret_alone_selects_openai_and_a_missing_secret_is_one_clear_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    monkeypatch.setenv("AGENT_PLATFORM_LLM_SECRET", "AgentPlatform/nope")
+    assert Settings().uses_offline_model is False
+    with mock_aws(), pytest.raises(ConfigurationError, match="cannot read the LLM API key from secret"):
+        build_model(Settings(), RESEARCH)
