@@ -63,7 +63,7 @@ def build(context: Mapping[str, Any] | None = None, *, outdir: str | None = None
                        reports_topic=data.reports_topic, log_retention=retention, env=env,
                        description="Agent platform: one Lambda function per tool")
     agents = AgentsStack(app, f"{p}Agents", settings=settings, table=data.table, documents=data.documents,
-                         reports=data.reports, access_logs=data.access_logs, secrets=data.secrets,
+                         access_logs=data.access_logs, secrets=data.secrets,
                          tool_functions=tools.functions, log_retention=retention, env=env,
                          description="Agent platform: VPC, ECS services, queues, load balancer")
     observability = ObservabilityStack(app, f"{p}Observability", settings=settings, agents=agents,

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.nag import Waiver, suppress
@@ -52,3 +53,13 @@ def grant_invoke(function: lambda_.IFunction, grantee: iam.IGrantable) -> None:
     """Invoke the function by name or unqualified ARN (the runtime never calls versions or aliases)."""
     iam.Grant.add_to_principal(grantee=grantee, actions=["lambda:InvokeFunction"],
                                resource_arns=[function.function_arn])
+
+
+def grant_dead_letter(dlq: sqs.IQueue, grantee: iam.IGrantable) -> None:
+    """Move a poison message to `dlq` by hand, as `agent_runtime.queue.sqs.SqsQueue` does: look the
+    dead-letter queue's URL up by name (GetQueueUrl) and send to it (SendMessage). Nothing else on it.
+
+    The queue is SQS-managed encrypted, so no KMS statement is needed.
+    """
+    iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:GetQueueUrl", "sqs:SendMessage"],
+                               resource_arns=[dlq.queue_arn])

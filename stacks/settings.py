@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from agent_runtime.agents import AGENTS
 
@@ -40,6 +40,10 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# What a sensitive call's pending approval becomes at its deadline; the runtime's
+# `Settings.approval_timeout_policy` accepts exactly these (the infra tests check they agree).
+ApprovalTimeoutPolicy = Literal["deny", "approve"]
+APPROVAL_TIMEOUT_POLICIES: tuple[str, ...] = get_args(ApprovalTimeoutPolicy)
 
 
 class SettingsError(ValueError):
@@ -85,6 +89,7 @@ class PlatformSettings:
     alb_idle_timeout_s: int = 300
     scale_cpu_percent: int = 60
     backlog_per_task: int = 20
+    approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
 
 
 class _Reader:
@@ -134,11 +139,12 @@ class _Reader:
             return default
         return value.strip()
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, key: str, default: str, choices: tuple[str, ...], *, upper: bool = True) -> str:
+        """One of `choices`, matched case-insensitively and returned in their case (upper or lower)."""
         value = self._get(key)
         if value is None:
             return default
-        text = str(value).strip().upper()
+        text = str(value).strip().upper() if upper else str(value).strip().lower()
         if text not in choices:
             self.problems.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
             return default
@@ -224,7 +230,7 @@ _KNOWN_KEYS = frozenset({
     "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name", "max_receive_count", "log_retention_days", "model",
     "llm_base_url", "log_level", "worker_concurrency", "image_uri", "container_architecture",
     "powertools_layer_arn", "alarm_email", "retain_data", "alb_idle_timeout_s", "scale_cpu_percent",
-    "backlog_per_task",
+    "backlog_per_task", "approval_timeout_policy",
 })
 
 
@@ -265,6 +271,8 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
         alb_idle_timeout_s=r.integer("alb_idle_timeout_s", 300, 60, 4000),
         scale_cpu_percent=r.integer("scale_cpu_percent", 60, 10, 95),
         backlog_per_task=r.integer("backlog_per_task", 20, 1, 10_000),
+        approval_timeout_policy=cast(ApprovalTimeoutPolicy, r.choice(
+            "approval_timeout_policy", "deny", APPROVAL_TIMEOUT_POLICIES, upper=False)),
     )
     if settings.log_retention_days not in LOG_RETENTION_DAYS:
         r.problems.append(f"log_retention_days: CloudWatch Logs accepts one of "

@@ -20,7 +20,7 @@ from agent_runtime.agents import AgentSpec
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.platform_secrets import PlatformSecrets
 from stacks.constructs.task_metric_filters import TaskMetricFilters
-from stacks.grants import grant_invoke, grant_read_objects
+from stacks.grants import grant_dead_letter, grant_invoke, grant_read_objects
 from stacks.nag import Waiver, suppress
 from stacks.settings import AgentSize, PlatformSettings
 
@@ -35,7 +35,8 @@ class AgentService(Construct):
     """The Fargate service for `agent`.
 
     Its task role may invoke only `tool_functions` (the agent's own tools), use only its
-    own queue, read and write the table, read the documents bucket and the two secrets.
+    own queue (and send to that queue's dead-letter queue), read and write the table, read
+    the documents bucket and the two secrets.
     The execution role (image pull, log delivery) is a separate role made by CDK.
     """
 
@@ -52,7 +53,6 @@ class AgentService(Construct):
         queue: AgentQueue,
         table: dynamodb.ITable,
         documents: s3.IBucket,
-        reports: s3.IBucket,
         secrets: PlatformSecrets,
         tool_functions: Mapping[str, lambda_.IFunction],
         subnets: ec2.SubnetSelection,
@@ -86,9 +86,9 @@ class AgentService(Construct):
             ),
             env.MODEL: settings.model,
             env.DOCUMENTS_BUCKET: documents.bucket_name,
-            env.REPORTS_BUCKET: reports.bucket_name,
             env.LOG_LEVEL: settings.log_level,
             env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
+            env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
         }
         if settings.llm_base_url:
             environment[env.OPENAI_BASE_URL] = settings.llm_base_url
@@ -144,6 +144,9 @@ class AgentService(Construct):
             grant_invoke(function, role)
         queue.queue.grant_consume_messages(role)
         queue.queue.grant_send_messages(role)
+        # The runtime finds the DLQ through the queue's RedrivePolicy (GetQueueAttributes, granted
+        # above), then moves poison messages there itself.
+        grant_dead_letter(queue.dlq, role)
         table.grant_read_write_data(role)
         grant_read_objects(documents, role)
         for secret in (secrets.llm_api_key, secrets.api_keys):

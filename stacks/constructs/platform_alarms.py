@@ -50,7 +50,7 @@ class PlatformAlarms(Construct):
             period=_WINDOW,
         )
         self._add("Api5xxRate", api_5xx, threshold=API_5XX_PERCENT, periods=2,
-                  what=f"more than {API_5XX_PERCENT}% of API requests failed with 5xx")
+                  what=f"{API_5XX_PERCENT}% or more of API requests failed with 5xx")
         for agent in agents:
             failure = cloudwatch.MathExpression(
                 expression="IF(done > 0, 100 * FILL(failed, 0) / done, 0)",
@@ -66,7 +66,7 @@ class PlatformAlarms(Construct):
                 period=_WINDOW,
             )
             self._add(f"{agent}TaskFailureRate", failure, threshold=TASK_FAILURE_PERCENT, periods=2,
-                      what=f"more than {TASK_FAILURE_PERCENT}% of the {agent} agent's tasks failed")
+                      what=f"{TASK_FAILURE_PERCENT}% or more of the {agent} agent's tasks failed")
 
     def _add(self, alarm_id: str, metric: cloudwatch.IMetric, *, threshold: float, periods: int, what: str) -> None:
         alarm = cloudwatch.Alarm(

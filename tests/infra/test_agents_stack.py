@@ -9,6 +9,7 @@ import pytest
 
 from agent_runtime import envnames as env
 from agent_runtime.agents import AGENTS
+from agent_runtime.settings import Settings
 from stacks.tools_stack import tool_function_name
 
 from .support import Synth
@@ -99,6 +100,29 @@ def test_service_gets_the_secret_names(default_synth: Synth, agent: str) -> None
 
 
 @pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_the_default_approval_timeout_policy(default_synth: Synth, agent: str) -> None:
+    assert _env(default_synth, agent)[env.APPROVAL_TIMEOUT_POLICY] == "deny"
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_gets_the_configured_approval_timeout_policy(variant_synth: Synth, agent: str) -> None:
+    assert _env(variant_synth, agent)[env.APPROVAL_TIMEOUT_POLICY] == "approve"
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_is_not_given_the_reports_bucket(default_synth: Synth, agent: str) -> None:
+    """Reports are written by the publish_report function; the task role has no write access to them."""
+    assert env.REPORTS_BUCKET not in _env(default_synth, agent)
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_environment_names_only_runtime_settings(default_synth: Synth, agent: str) -> None:
+    """Every variable the stack sets is one `agent_runtime.settings.Settings` reads (no dead wiring)."""
+    read = {env.PREFIX + name.upper() for name in Settings.model_fields} | {env.OPENAI_BASE_URL, env.OPENAI_API_KEY}
+    assert set(_env(default_synth, agent)) - read == set()
+
+
+@pytest.mark.parametrize("agent", NAMES)
 def test_task_role_invokes_exactly_its_catalog_tools(default_synth: Synth, agent: str) -> None:
     invokable = _resources_for(default_synth, agent, "lambda:InvokeFunction", "FunctionName")
     assert invokable == {tool_function_name("AgentPlatform", t) for t in AGENTS[agent].tools}
@@ -108,6 +132,35 @@ def test_task_role_invokes_exactly_its_catalog_tools(default_synth: Synth, agent
 def test_task_role_consumes_only_its_own_queue(default_synth: Synth, agent: str) -> None:
     queues = _resources_for(default_synth, agent, "sqs:ReceiveMessage", "QueueName")
     assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_sends_only_to_its_own_queue_and_dead_letter_queue(default_synth: Synth, agent: str) -> None:
+    queues = _resources_for(default_synth, agent, "sqs:SendMessage", "QueueName")
+    assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource", f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_looks_up_only_its_own_dead_letter_queue_url(default_synth: Synth, agent: str) -> None:
+    """SqsQueue resolves the DLQ named in the redrive policy with GetQueueUrl before sending to it."""
+    queues = _resources_for(default_synth, agent, "sqs:GetQueueUrl", "QueueName")
+    assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource", f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_reads_the_redrive_policy_of_its_own_queue_only(default_synth: Synth, agent: str) -> None:
+    queues = _resources_for(default_synth, agent, "sqs:GetQueueAttributes", "QueueName")
+    assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_does_nothing_else_on_its_dead_letter_queue(default_synth: Synth, agent: str) -> None:
+    dlq = f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"
+    actions = {a for st in _task_role_statements(default_synth, agent)
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+               for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+               if default_synth.render(r, default_synth.stack_name("Agents"), "QueueName") == dlq}
+    assert actions == {"sqs:GetQueueUrl", "sqs:SendMessage"}
 
 
 @pytest.mark.parametrize("agent", NAMES)

@@ -46,6 +46,14 @@ def test_an_alarm_per_agent_task_failure_rate(default_synth: Synth) -> None:
     assert sum("tasks failed" in d for d in _alarm_descriptions(default_synth)) == len(AGENTS)
 
 
+def test_rate_alarm_descriptions_match_their_comparison(default_synth: Synth) -> None:
+    """The rate alarms fire at the threshold itself, and their descriptions say so ("N% or more")."""
+    alarms = [a["Properties"] for a in default_synth.resources("Observability", "AWS::CloudWatch::Alarm").values()
+              if "%" in a["Properties"]["AlarmDescription"]]
+    assert {(a["ComparisonOperator"], f"{a['Threshold']:g}% or more of " in a["AlarmDescription"]) for a in alarms} == {
+        ("GreaterThanOrEqualToThreshold", True)}
+
+
 def test_every_alarm_notifies_the_alarm_topic(default_synth: Synth) -> None:
     (topic,) = default_synth.resources("Observability", "AWS::SNS::Topic")
     alarms = default_synth.resources("Observability", "AWS::CloudWatch::Alarm").values()

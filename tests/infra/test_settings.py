@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 
 from agent_runtime.agents import AGENTS
-from stacks.settings import AgentSize, SettingsError, load_settings
+from agent_runtime.settings import Settings
+from stacks.settings import APPROVAL_TIMEOUT_POLICIES, AgentSize, SettingsError, load_settings
 
-from .support import CERT_ARN, REPO
+from .support import CDK_JSON_CONTEXT, CERT_ARN, REPO
 
 
 def problems(**context: object) -> list[str]:
@@ -94,3 +96,25 @@ def test_per_agent_size_problems_name_the_agent() -> None:
         "agent_sizes.analysis: cpu 1024 with memory_mib 1024 is not a Fargate size; with cpu 1024 use memory_mib "
         "from 2048 to 8192 in steps of 1024",
     ]
+
+
+def test_approval_timeout_policy_defaults_to_deny() -> None:
+    assert load_settings({}).approval_timeout_policy == "deny"
+
+
+def test_cdk_json_sets_the_approval_timeout_policy_default() -> None:
+    assert CDK_JSON_CONTEXT["approval_timeout_policy"] == "deny"
+
+
+def test_approval_timeout_policy_is_read_case_insensitively() -> None:
+    assert load_settings({"approval_timeout_policy": " Approve "}).approval_timeout_policy == "approve"
+
+
+def test_bad_approval_timeout_policy_is_explained() -> None:
+    assert problems(approval_timeout_policy="allow") == [
+        "approval_timeout_policy: expected one of deny, approve, got 'allow'"
+    ]
+
+
+def test_approval_timeout_policies_are_the_ones_the_runtime_accepts() -> None:
+    assert set(APPROVAL_TIMEOUT_POLICIES) == set(get_args(Settings.model_fields["approval_timeout_policy"].annotation))
