@@ -13,12 +13,15 @@ httpx's connection pool scans all its connections on every request, so one pool
 serving a thousand concurrent tasks spends more CPU per call than the call itself.
 Calls therefore go to the first of several clients that has fewer than
 `CALLS_PER_CLIENT` calls in flight; clients are added as concurrency grows, so a
-single task keeps reusing one connection.
+single task keeps reusing one connection. The clients share one TLS context
+(loading the CA bundle costs about a megabyte and milliseconds per context).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,6 +87,7 @@ class OpenAIModel:
             "max_retries": max_retries,
             "timeout": self.timeout_s,
         }
+        self._tls: ssl.SSLContext | None = None  # shared by every client
         try:
             self._clients = [self._new_client()]
         except openai.OpenAIError as exc:
@@ -97,8 +101,12 @@ class OpenAIModel:
         # The package's own Limits class (httpx or httpx2, by its version), from its default limits.
         limits = type(openai.DEFAULT_CONNECTION_LIMITS)(max_connections=CALLS_PER_CLIENT,
                                                         max_keepalive_connections=CALLS_PER_CLIENT)
-        return openai.AsyncOpenAI(**self._client_options,
-                                  http_client=openai.DefaultAsyncHttpxClient(limits=limits))
+        if self._tls is None:  # the transport builds one even for http:// endpoints
+            import certifi  # the CA bundle httpx uses
+
+            self._tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+        http_client = openai.DefaultAsyncHttpxClient(limits=limits, verify=self._tls)
+        return openai.AsyncOpenAI(**self._client_options, http_client=http_client)
 
     def _pick_client(self) -> int:
         """Index of the first client with room for another call, a new one when all are busy."""
