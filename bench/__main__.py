@@ -1,0 +1,322 @@
+"""`python -m bench` (what `make bench` runs): every benchmark, offline, in a few minutes.
+
+1. overhead per step and 2. durable overhead (`bench.overhead`), 3. parallel tools
+(`bench.parallel`), 4. concurrency per process (`bench.concurrency`), 5. through the
+API (`bench.api`), the search tool (`bench.bench_search`), then 6. cost per task
+(`bench.cost`) from 1. and 4. It prints one table, each figure next to its goal and
+its same-run reference, and writes the figures to bench/results.json. A section
+that fails is reported as not measured, with the reason; no figure is ever filled
+in. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import api, bench_search, concurrency, cost, overhead, parallel
+from bench.common import REPO, raise_fd_limit
+
+RESULTS = REPO / "bench" / "results.json"
+
+# The goals (from the issue).
+OVERHEAD_MAX_RATIO = 1.5
+DURABLE_MAX_RATIO = 2.5
+PARALLEL_MAX_MS = 110.0
+CONCURRENCY_GOAL_LEVEL = "1000"
+CONCURRENCY_MIN_RATIO = 2 / 3
+CONCURRENCY_MAX_MB_PER_TASK = 0.1
+EVENT_P99_MAX_MS = 100.0
+COST_MAX_USD = 0.0001
+
+
+# -- running the sections ---------------------------------------------------------------------
+
+
+def _section(number: str, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one section; on failure its result is `{"error": ...}`. Adds the seconds it took."""
+    print(f"bench: {number} {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as exc:
+        out = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _search() -> dict[str, Any]:
+    raw = bench_search.run()
+    return {
+        "build_s": raw["index_build_s"],
+        "query_p50_ms": raw["query_p50_ms"],
+        "query_p95_ms": raw["query_p95_ms"],
+        "cold_import_ms": raw["handler_cold_import_ms"],
+        **{k: v for k, v in raw.items() if k not in ("index_build_s", "handler_cold_import_ms")},
+    }
+
+
+def _cost(results: dict[str, Any]) -> dict[str, Any]:
+    """Section 6 from sections 1 and 4: the larger CPU per step of the two, memory from 4."""
+    ours = results["overhead"].get("cpu_ms_per_step")
+    levels = {c: r for c, r in results["concurrency"].items() if isinstance(r, dict) and "error" not in r}
+    if ours is None or not levels:
+        raise RuntimeError("needs section 1 (our CPU per step) and a level of section 4")
+    top = max(levels, key=int)
+    level = levels[top]
+    base_rss = level["peak_rss_mb"] - level["mb_per_task"] * int(top)
+    cpu_ms = max(ours, level["cpu_ms_per_step"])
+    out = cost.estimate(cpu_ms_per_step=cpu_ms, model_latency_s=concurrency.LATENCY_S,
+                        mb_per_task=level["mb_per_task"], base_rss_mb=base_rss, size=cost.task_size())
+    out["cpu_ms_per_step_from"] = "section 1" if cpu_ms == ours else f"section 4 at C={top}"
+    return out
+
+
+def measure() -> dict[str, Any]:
+    """Every section, in an order that keeps the CPU-sensitive ones away from the heavy ones."""
+    raise_fd_limit()
+    results: dict[str, Any] = {"meta": {
+        "python": platform.python_version(), "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()[0],
+    }}
+    started = time.perf_counter()
+    both = _section("1+2", "overhead per step, ours and durable next to the reference loops",
+                    lambda: asyncio.run(overhead.run()))
+    results["overhead"], results["durable"] = _split_durable(both)
+    results["parallel"] = _section("3", "parallel tools", lambda: asyncio.run(parallel.run()))
+    results["concurrency"] = _section("4", "concurrency per process (C = 50, 200, 1000)", concurrency.run)
+    results["api"] = _section("5", "through the API", lambda: asyncio.run(api.run()))
+    results["search"] = _section("S", "search over 10,000 documents", _search)
+    results["cost"] = _section("6", "cost per task", lambda: _cost(results))
+    results["meta"]["load_avg_end"] = os.getloadavg()[0]
+    results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def _split_durable(both: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`overhead.run()`'s figures as the `overhead` and `durable` sections."""
+    if "error" in both:
+        return dict(both), dict(both)
+    durable = {k.removeprefix("durable_"): v for k, v in both.items() if k.startswith("durable_")}
+    durable["floor_cpu_ms_per_step"] = both.get("floor_cpu_ms_per_step")
+    durable["floor_wall_ms_per_step"] = both.get("floor_wall_ms_per_step")
+    for key in ("steps_per_task", "rounds", "tasks_per_round", "seconds"):
+        durable[key] = both.get(key)
+    return {k: v for k, v in both.items() if not k.startswith("durable_")}, durable
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the table; `met` is None when the figure has no goal."""
+
+    section: str
+    figure: str
+    value: str
+    reference: str = ""
+    goal: str = ""
+    met: bool | None = None
+
+    @property
+    def status(self) -> str:
+        """met, MISSED, NOT MEASURED, or empty for a figure without a goal."""
+        if self.value.startswith("not measured"):
+            return "NOT MEASURED" if self.goal else ""
+        if self.met is None:
+            return ""
+        return "met" if self.met else "MISSED"
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _missing(section: dict[str, Any], *keys: str) -> str | None:
+    """'not measured: why' when the section failed or lacks a key, else None."""
+    if "error" in section:
+        error = str(section["error"])
+        return f"not measured: {error[:50]}{'... (results.json)' if len(error) > 50 else ''}"
+    absent = [k for k in keys if section.get(k) is None]
+    return f"not measured: no {', '.join(absent)}" if absent else None
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    """The table's rows from the results."""
+    out: list[Row] = []
+    ov = r["overhead"]
+    why = _missing(ov, "cpu_ms_per_step", "floor_cpu_ms_per_step", "ratio_to_floor")
+    if why:
+        out.append(Row("1", "our loop, CPU ms per step", why, goal=f"<= {OVERHEAD_MAX_RATIO}x floor"))
+    else:
+        floor = ov["floor_cpu_ms_per_step"]
+        out += [
+            Row("1", "our loop, CPU ms per step", _f(ov["cpu_ms_per_step"], 3),
+                f"floor {_f(floor, 3)}: {_f(ov['ratio_to_floor'])}x", f"<= {OVERHEAD_MAX_RATIO}x floor",
+                ov["ratio_to_floor"] <= OVERHEAD_MAX_RATIO),
+            Row("1", "our loop, wall ms per step", _f(ov["wall_ms_per_step"], 3),
+                f"floor {_f(ov['floor_wall_ms_per_step'], 3)}"),
+            Row("1", "openai chat.completions.create, CPU ms/step", _f(ov.get("openai_sdk_cpu_ms_per_step"), 3),
+                f"{_f(ov.get('openai_sdk_ratio_to_floor'))}x floor"),
+            Row("1", "openai client post(), CPU ms per step", _f(ov.get("openai_post_cpu_ms_per_step"), 3),
+                f"{_f(ov.get('openai_post_ratio_to_floor'))}x floor"),
+        ]
+    du = r["durable"]
+    why = _missing(du, "cpu_ms_per_step", "floor_cpu_ms_per_step", "ratio_to_floor")
+    if why:
+        out.append(Row("2", "durable (worker + SQLite), CPU ms per step", why, goal=f"<= {DURABLE_MAX_RATIO}x floor"))
+    else:
+        out += [
+            Row("2", "durable (worker + SQLite), CPU ms per step", _f(du["cpu_ms_per_step"], 3),
+                f"floor {_f(du['floor_cpu_ms_per_step'], 3)}: {_f(du['ratio_to_floor'])}x",
+                f"<= {DURABLE_MAX_RATIO}x floor", du["ratio_to_floor"] <= DURABLE_MAX_RATIO),
+            Row("2", "durable, wall ms per step", _f(du["wall_ms_per_step"], 3),
+                f"floor {_f(du['floor_wall_ms_per_step'], 3)}"),
+        ]
+    pa = r["parallel"]
+    why = _missing(pa, "wall_ms")
+    out.append(Row("3", "4 x 100 ms tools in one turn, step wall ms", why or _f(pa["wall_ms"], 1),
+                   "" if why else f"worst {_f(pa['wall_ms_max'], 1)}; sequential {pa['sequential_ms']}",
+                   f"<= {PARALLEL_MAX_MS:g} ms", None if why else pa["wall_ms"] <= PARALLEL_MAX_MS))
+    out += _concurrency_rows(r["concurrency"])
+    ap = r["api"]
+    why = _missing(ap, "event_p50_ms", "event_p99_ms")
+    if why:
+        out.append(Row("5", "event written -> client, p99 ms", why, goal=f"< {EVENT_P99_MAX_MS:g} ms"))
+    else:
+        clients = (f"{ap['clients']} SSE clients, {_f(ap['events_per_s'], 0)} events/s, "
+                   f"worker concurrency {ap['worker_concurrency']}")
+        out += [
+            Row("5", "event written -> client, p50 ms", _f(ap["event_p50_ms"], 1), clients),
+            Row("5", "event written -> client, p99 ms", _f(ap["event_p99_ms"], 1),
+                f"max {_f(ap['event_max_ms'], 1)}; {ap['events_over_250ms']} of {ap['events']} over 250 ms",
+                f"< {EVENT_P99_MAX_MS:g} ms", ap["event_p99_ms"] < EVENT_P99_MAX_MS),
+            Row("5", "event made -> client (write included), p99 ms", _f(ap["event_made_p99_ms"], 1),
+                f"p50 {_f(ap['event_made_p50_ms'], 1)}; stream errors {ap['stream_errors']}"),
+            Row("5", "submit rate, tasks per s", _f(ap.get("submit_per_s"), 1),
+                f"{ap.get('submitters')} clients; p99 {_f(ap.get('submit_p99_ms'), 1)} ms; "
+                f"errors {ap.get('submit_errors')}"),
+        ]
+    co = r["cost"]
+    why = _missing(co, "usd_per_task")
+    if why:
+        out.append(Row("6", "infrastructure $ per research task", why, goal=f"< ${COST_MAX_USD:g}"))
+    else:
+        seed = co["seed_usd_per_task"]
+        out += [
+            Row("6", "Fargate task price, $ per hour", _f(co["fargate_task_usd_per_hour"], 5),
+                f"{co['task_cpu_units']} CPU units, {co['task_memory_mib']} MiB ({co['task_size_source']}); "
+                f"{co['region']} {co['architecture']}: ${co['usd_per_vcpu_hour']}/vCPU-h, "
+                f"${co['usd_per_gb_hour']}/GB-h"),
+            Row("6", f"CPU s per research task ({co['steps_per_task']} steps)", _f(co["cpu_s_per_task"], 4),
+                f"{_f(co['cpu_ms_per_step'], 3)} ms/step ({co['cpu_ms_per_step_from']})"),
+            Row("6", "infrastructure $ per research task, full packing", f"${co['usd_per_task']:.2e}",
+                f"seed ${seed[0]:g}-{seed[1]:g}", f"< ${COST_MAX_USD:g}", co["usd_per_task"] < COST_MAX_USD),
+            Row("6", f"  at worker_concurrency {co['worker_concurrency']} (cdk.json)",
+                f"${co['usd_per_task_at_worker_concurrency']:.2e}",
+                f"full packing needs {_f(co['concurrent_tasks_full_packing'], 0)} tasks at "
+                f"{co['model_latency_s'] * 1000:g} ms/turn"),
+        ]
+    se = r["search"]
+    why = _missing(se, "build_s", "query_p50_ms", "query_p95_ms", "cold_import_ms")
+    if why:
+        out.append(Row("S", "search over 10,000 documents", why))
+    else:
+        out += [
+            Row("S", "search: index build s (10,000 docs)", _f(se["build_s"], 2),
+                f"{se['terms']} terms, {_f(se['index_json_mb'], 1)} MB JSON"),
+            Row("S", "search: query p50 / p95 ms", f"{_f(se['query_p50_ms'])} / {_f(se['query_p95_ms'])}"),
+            Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
+        ]
+    return out
+
+
+def _concurrency_rows(levels: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    for c in (str(level) for level in concurrency.LEVELS):
+        lv = levels if "error" in levels else levels.get(c, {"error": "not run"})
+        goal_level = c == CONCURRENCY_GOAL_LEVEL
+        ratio_goal = f">= {CONCURRENCY_MIN_RATIO:.2f}x floor" if goal_level else ""
+        rss_goal = f"< {CONCURRENCY_MAX_MB_PER_TASK:g} MB/task" if goal_level else ""
+        errors_goal = "0 errors" if goal_level else ""
+        why = _missing(lv, "tasks_per_s", "floor_tasks_per_s", "mb_per_task", "errors")
+        if why:
+            out.append(Row("4", f"C={c}: tasks per s", why, goal=ratio_goal))
+            if goal_level:
+                out.append(Row("4", f"C={c}: MB per task", why, goal=rss_goal))
+                out.append(Row("4", f"C={c}: errors", why, goal=errors_goal))
+            continue
+        ratio = lv["ratio_to_floor"]
+        out += [
+            Row("4", f"C={c}: tasks per s", _f(lv["tasks_per_s"], 1),
+                f"floor {_f(lv['floor_tasks_per_s'], 1)}: {_f(ratio)}x", ratio_goal,
+                ratio >= CONCURRENCY_MIN_RATIO if goal_level else None),
+            Row("4", f"C={c}: peak RSS MB; MB per task", f"{_f(lv['peak_rss_mb'], 1)}; {_f(lv['mb_per_task'], 3)}",
+                f"floor {_f(lv['floor_peak_rss_mb'], 1)}; {_f(lv['floor_mb_per_task'], 3)}", rss_goal,
+                lv["mb_per_task"] < CONCURRENCY_MAX_MB_PER_TASK if goal_level else None),
+            Row("4", f"C={c}: errors; CPU ms per step", f"{lv['errors']}; {_f(lv['cpu_ms_per_step'], 3)}",
+                f"floor {lv['floor_errors']}; {_f(lv['floor_cpu_ms_per_step'], 3)}", errors_goal,
+                lv["errors"] == 0 if goal_level else None),
+        ]
+    return out
+
+
+def table(r: dict[str, Any], lines: list[Row]) -> str:
+    """The table as text, under a header with the machine's load."""
+    meta = r["meta"]
+    head = ("#", "figure", "value", "same-run reference", "goal", "status")
+    cells = [head] + [(x.section, x.figure, x.value, x.reference, x.goal, x.status) for x in lines]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+
+    def fmt(c: tuple[str, ...]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip()
+
+    met = sum(1 for x in lines if x.met is True and x.status == "met")
+    goals = sum(1 for x in lines if x.goal)
+    title = (f"make bench: {meta['cpus']} CPUs, Python {meta['python']}, load average {meta['load_avg_start']:.2f} "
+             f"at start and {meta['load_avg_end']:.2f} at the end, {meta['seconds']:.0f} s; {met} of {goals} goals met")
+    rule = "-" * len(fmt(head))
+    return "\n".join([title, rule, fmt(head), rule, *(fmt(c) for c in cells[1:]), rule])
+
+
+def goals(lines: list[Row]) -> list[dict[str, Any]]:
+    """The goal rows, for results.json."""
+    return [{"section": x.section, "figure": x.figure, "value": x.value, "reference": x.reference,
+             "goal": x.goal, "status": x.status or "not measured"} for x in lines if x.goal]
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a percentile of nothing) become null: results.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def main() -> None:
+    """Measure, print the table, write bench/results.json."""
+    results = measure()
+    lines = rows(results)
+    results["goals"] = goals(lines)
+    RESULTS.write_text(json.dumps(_json_safe(results), indent=2, allow_nan=False, default=str) + "\n")
+    print(table(results, lines))
+    print(f"figures written to {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
