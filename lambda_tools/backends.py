@@ -58,6 +58,15 @@ def _split_id(relative: str) -> tuple[str, str]:
     return (stem, "." + ext.lower()) if dot and "/" not in ext else (relative, "")
 
 
+def _candidates(doc_id: str) -> list[tuple[str, str]]:
+    """(base, extension) pairs a document id may name, in the order they are tried: the id as a file name
+    when it ends in a known extension (`sales.csv`), then the id with each extension (`sales` -> `sales.md`...)."""
+    _check_id(doc_id)
+    stem, ext = _split_id(doc_id)
+    candidates = [(stem, ext)] if ext in ALL_EXTENSIONS else []
+    return candidates + [(doc_id, e) for e in ALL_EXTENSIONS]
+
+
 def _decode(raw: bytes, name: str) -> str:
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise ToolFailure(f"document {name!r} is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
@@ -125,11 +134,7 @@ class FolderDocuments:
                 yield path.relative_to(self.root).as_posix(), path
 
     def get(self, doc_id: str) -> Document:
-        _check_id(doc_id)
-        stem, ext = _split_id(doc_id)
-        candidates = [(stem, ext)] if ext in ALL_EXTENSIONS else []
-        candidates += [(doc_id, e) for e in ALL_EXTENSIONS]
-        for base, extension in candidates:
+        for base, extension in _candidates(doc_id):
             path = self.root / (base + extension)
             if path.is_file():
                 text = _decode(path.read_bytes(), doc_id)
@@ -204,11 +209,7 @@ class S3Documents:
                     yield item["Key"]
 
     def get(self, doc_id: str) -> Document:
-        _check_id(doc_id)
-        stem, ext = _split_id(doc_id)
-        candidates = [(stem, ext)] if ext in ALL_EXTENSIONS else []
-        candidates += [(doc_id, e) for e in ALL_EXTENSIONS]
-        for base, extension in candidates:
+        for base, extension in _candidates(doc_id):
             raw = self._read(self.prefix + base + extension)
             if raw is not None:
                 text = _decode(raw, doc_id)
