@@ -25,6 +25,7 @@ from stacks.nag import Waiver, suppress
 from stacks.settings import AgentSize, PlatformSettings
 
 CONTAINER_PORT = 8080
+CONTAINER_DATA_DIR = "/tmp/agent-platform"
 HEALTH_PATH = "/healthz"
 _HEALTH_COMMAND = (
     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}{HEALTH_PATH}', timeout=4)"
@@ -87,6 +88,8 @@ class AgentService(Construct):
             env.MODEL: settings.model,
             env.DOCUMENTS_BUCKET: documents.bucket_name,
             env.LOG_LEVEL: settings.log_level,
+            # As the Dockerfile sets it, for images given as image_uri too: the container user has no home.
+            env.DATA_DIR: CONTAINER_DATA_DIR,
             env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
             env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +73,12 @@ def test_service_is_told_its_agent_and_backends(default_synth: Synth, agent: str
     variables = _env(default_synth, agent)
     assert {k: variables[k] for k in (env.AGENT_NAME, env.STORE, env.QUEUE)} == {
         env.AGENT_NAME: agent, env.STORE: "dynamodb", env.QUEUE: "sqs"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_data_dir_is_the_one_the_dockerfile_sets(default_synth: Synth, agent: str) -> None:
+    dockerfile = (Path(__file__).parents[2] / "Dockerfile").read_text()
+    assert f"{env.DATA_DIR}={_env(default_synth, agent)[env.DATA_DIR]}" in dockerfile
 
 
 @pytest.mark.parametrize("agent", NAMES)
