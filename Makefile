@@ -8,7 +8,7 @@ CDK_CLI := .cdk-cli/node_modules/.bin/cdk
 AGENT ?= research
 TASK ?= How do asyncio tasks, event loops and coroutines fit together, and how do I run blocking code without stalling the loop?
 
-.PHONY: install run test lint bench synth deploy destroy clean
+.PHONY: install run test lint bench docs synth deploy destroy clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ lint: install
 
 bench: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
+
+# Regenerates the tables in docs/ that come from the code (settings, CDK context, routes, bench figures);
+# tests/test_docs.py fails when a committed table differs from what this writes.
+docs: install
+	$(BIN)/python -m docs.generate
 
 $(CDK_CLI): | install
 	mkdir -p .cdk-cli
