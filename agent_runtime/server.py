@@ -1,5 +1,8 @@
 """Composes the server from settings: store, queue, worker and API in one process.
 
+The platform owns the worker's life: a lifespan recovers local tasks and starts the worker
+when the app starts, and stops it (handing running tasks back to the queue) when it stops.
+
 Locally (the defaults) that is SQLite under `Settings.data_dir`, the in-process queue
 and all three agents; in ECS the environment selects DynamoDB, SQS, API keys from
 Secrets Manager and the one agent the service runs (`AGENT_PLATFORM_AGENT`).
@@ -7,20 +10,22 @@ Secrets Manager and the one agent the service runs (`AGENT_PLATFORM_AGENT`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from agent_runtime.agents import AGENTS, AgentSpec, get_agent
-from agent_runtime.api.app import create_app
+from agent_runtime.api.app import Lifespan, create_app
 from agent_runtime.api.auth import KeySource, SecretsManagerKeys, StaticKeys
+from agent_runtime.api.deps import ApiServices
 from agent_runtime.errors import ConfigurationError
 from agent_runtime.queue.base import TaskQueue
 from agent_runtime.queue.local import LocalQueue
@@ -97,6 +102,26 @@ def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
     return StaticKeys([key]), path
 
 
+def worker_lifespan(worker: Worker, *, recover: bool, on_shutdown: Callable[[], Awaitable[None]]) -> Lifespan:
+    """Run `worker` while the app runs: re-enqueue unfinished tasks first when `recover` (the local
+    queue forgets them on exit), stop it on shutdown, then release the platform (`on_shutdown`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if recover:
+            await worker.recover()
+        runner = asyncio.create_task(worker.run(), name="worker")
+        try:
+            yield
+        finally:
+            await worker.stop()
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            await on_shutdown()
+
+    return lifespan
+
+
 @dataclass
 class Platform:
     """Everything one server process runs, for callers that want the parts (tests, the CLI)."""
@@ -143,10 +168,10 @@ def create_platform(
         await queue.close()
         await store.close()
 
-    app = create_app(
-        store=store, queue=queue, agents=runtimes, keys=keys, notifier=notifier, worker=worker,
-        recover=settings.queue == "local", heartbeat_s=heartbeat_s, poll_s=poll_s, on_shutdown=close,
-    )
+    services = ApiServices(store=store, queue=queue, agents=runtimes, keys=keys, notifier=notifier,
+                           notify_cancel=worker.notify_cancel, heartbeat_s=heartbeat_s, poll_s=poll_s)
+    app = create_app(services, lifespan=worker_lifespan(worker, recover=settings.queue == "local",
+                                                        on_shutdown=close))
     return Platform(settings, store, queue, worker, app, runtimes, key_file)
 
 

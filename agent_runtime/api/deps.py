@@ -1,0 +1,109 @@
+"""What every route needs, declared once: the services on `app.state`, authentication, path parameters
+and the agent/task look-ups that turn a miss into a 404."""
+
+# No `from __future__ import annotations`: FastAPI reads these annotations at run time.
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent_runtime.api.auth import KeySource, key_matches
+from agent_runtime.api.errors import ApiError
+from agent_runtime.api.schemas import TaskView
+from agent_runtime.errors import NotFoundError
+from agent_runtime.queue.base import TaskQueue
+from agent_runtime.store.base import Store, TaskRecord
+from agent_runtime.store.notify import Notifier
+from agent_runtime.worker import AgentRuntime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """Everything the routes work with, held once on `app.state.services`.
+
+    `notify_cancel` wakes whoever runs the task (the worker) when the API flags a cancel; the
+    SSE timings are the heartbeat comment's period and the fallback poll of the store.
+    """
+
+    store: Store
+    queue: TaskQueue
+    agents: Mapping[str, AgentRuntime]
+    keys: KeySource
+    notifier: Notifier
+    notify_cancel: Callable[[str], None]
+    heartbeat_s: float = 15.0
+    poll_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_s <= 15:
+            raise ValueError("heartbeat_s must be within (0, 15] (the load balancer's idle timeout needs it)")
+
+    @property
+    def agent_names(self) -> list[str]:
+        """The agents this process serves, sorted."""
+        return sorted(self.agents)
+
+
+def get_services(request: Request) -> ApiServices:
+    """The app's services (set by `create_app`)."""
+    return cast(ApiServices, request.app.state.services)
+
+
+Services = Annotated[ApiServices, Depends(get_services)]
+
+bearer = HTTPBearer(auto_error=False, description="an API key")
+
+
+async def authenticate(
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], services: Services,
+) -> None:
+    """401 unless the request carries one of the accepted API keys as a Bearer token."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'", challenge)
+    try:
+        accepted = await services.keys.keys()
+    except Exception:
+        log.exception("could not load API keys")
+        raise ApiError(503, "unavailable", "API keys could not be loaded; retry later") from None
+    if not key_matches(creds.credentials, accepted):
+        raise ApiError(401, "unauthorized", "invalid API key", challenge)
+
+
+# The served agents are added to the OpenAPI document as this parameter's enum (see `app.py`): they are
+# known only when the app is built. Unknown names are a 404 from `runtime_of`, not a validation error.
+AgentName = Annotated[str, Path(max_length=64, description="agent name")]
+TaskId = Annotated[str, Path(min_length=1, max_length=128, description="task id")]
+
+
+def runtime_of(services: ApiServices, agent: str) -> AgentRuntime:
+    """The served agent of that name, else a 404 naming the ones served."""
+    runtime = services.agents.get(agent)
+    if runtime is None:
+        names = ", ".join(services.agent_names)
+        raise ApiError(404, "unknown_agent", f"unknown agent {agent!r}; this server runs: {names}")
+    return runtime
+
+
+async def task_of(services: ApiServices, agent: str, task_id: str) -> TaskRecord:
+    """The task, if it exists and belongs to that agent; else a 404."""
+    runtime_of(services, agent)
+    try:
+        task = await services.store.get_task(task_id)
+    except NotFoundError:
+        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}") from None
+    if task.agent != agent:
+        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}")
+    return task
+
+
+async def task_view(services: ApiServices, task: TaskRecord) -> TaskView:
+    """The task as the API shows it, with its pending approvals while it is not over."""
+    store = services.store
+    pending = await store.list_approvals(task.task_id, pending_only=True) if not task.terminal else []
+    return TaskView.of(task, pending)

@@ -1,0 +1,85 @@
+"""A task's events: live as Server-Sent Events (replay, then follow), or a page of JSON for pollers."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent_runtime.api.deps import AgentName, ApiServices, Services, TaskId, authenticate, task_of
+from agent_runtime.api.errors import ApiError, error_responses
+from agent_runtime.api.schemas import EventsPage
+from agent_runtime.events import TERMINAL_TYPES
+from agent_runtime.store.base import TaskRecord
+
+router = APIRouter(prefix="/v1/agents/{agent}/tasks", tags=["tasks"], dependencies=[Depends(authenticate)])
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Server-Sent Events (id = seq, event = type, data = the event as JSON); "
+                         "with ?format=json, a page of events",
+          "content": {"text/event-stream": {"schema": {"type": "string"}},
+                      "application/json": {"schema": EventsPage.model_json_schema(
+                          ref_template="#/components/schemas/{model}")}}},
+    **error_responses(401, 404, 422),
+}
+
+
+@router.get("/{task_id}/events", response_model=None, responses=_RESPONSES)
+async def task_events(
+    agent: AgentName,
+    task_id: TaskId,
+    services: Services,
+    after: Annotated[int, Query(ge=0, le=10**9, description="only events with a higher seq")] = 0,
+    format: Annotated[str, Query(pattern="^(sse|json)$", description="sse (default) or json")] = "sse",
+    limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page")] = 500,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> Response:
+    """Stream the task's events from the store: replay after `Last-Event-ID` (or `?after=`), then
+    follow live until the terminal event; a heartbeat comment keeps idle connections open."""
+    task = await task_of(services, agent, task_id)
+    cursor = after
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise ApiError(422, "validation_error", "Last-Event-ID must be an event sequence number")
+        cursor = int(last_event_id)
+    if format == "json":
+        return await _events_page(services, task, cursor, limit)
+    return EventSourceResponse(_follow(services, task_id, cursor), ping=services.heartbeat_s,
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _events_page(services: ApiServices, task: TaskRecord, cursor: int, limit: int) -> JSONResponse:
+    """Up to `limit` events after `cursor`, and whether the task's story is complete."""
+    batch = await services.store.list_events(task.task_id, after=cursor, limit=limit)
+    done = any(e.type in TERMINAL_TYPES for e in batch)
+    if not done and task.terminal:  # the terminal event was before this page
+        done = len(batch) < limit
+    page = EventsPage(task_id=task.task_id, events=[json.loads(e.data) for e in batch],
+                      next_after=batch[-1].seq if batch else cursor, done=done, state=task.state)
+    return JSONResponse(page.model_dump(mode="json"))
+
+
+async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIterator[ServerSentEvent]:
+    """Events after `cursor` as they are stored, until the terminal one (or the task settled without one)."""
+    store, notifier, poll_s = services.store, services.notifier, services.poll_s
+    state_checked = 0.0
+    while True:
+        with notifier.listening(("events", task_id)) as written:  # before the read: no write is missed
+            batch = await store.list_events(task_id, after=cursor, limit=500)
+            for e in batch:
+                yield ServerSentEvent(data=e.data, event=e.type, id=str(e.seq))
+                cursor = e.seq
+                if e.type in TERMINAL_TYPES:
+                    return
+            if batch:
+                continue
+            # Nothing new. A task settled without a terminal event after `cursor` has nothing more to say.
+            if time.monotonic() - state_checked > 5 * poll_s:
+                state_checked = time.monotonic()
+                task = await store.get_task(task_id)
+                if task.terminal and not await store.list_events(task_id, after=cursor, limit=1):
+                    return
+            await notifier.wait_for(written, poll_s)

@@ -1,0 +1,102 @@
+"""Tasks: submit one to an agent, read it, cancel it."""
+
+import contextlib
+import logging
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response
+
+from agent_runtime.api.deps import (
+    AgentName,
+    ApiServices,
+    Services,
+    TaskId,
+    authenticate,
+    runtime_of,
+    task_of,
+    task_view,
+)
+from agent_runtime.api.errors import ApiError, error_responses
+from agent_runtime.api.schemas import SubmitTask, TaskAccepted, TaskView, task_links
+from agent_runtime.errors import ConflictError
+from agent_runtime.events import TaskCancelled, TaskFailed, Usage
+from agent_runtime.store.base import TaskRecord, request_hash
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/agents/{agent}/tasks", tags=["tasks"], dependencies=[Depends(authenticate)])
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="retrying with the same key and body returns the same task; another body is a 409",
+)]
+
+
+@router.post("", status_code=202, response_model=TaskAccepted,
+             responses=error_responses(401, 404, 409, 413, 422, 503))
+async def submit_task(
+    agent: AgentName, body: SubmitTask, response: Response, services: Services,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskAccepted:
+    """Submit a task; it runs in the background. Follow it at `links.events`."""
+    runtime = runtime_of(services, agent)
+    overrides = body.limit_overrides()
+    try:
+        runtime.spec.limits.merged(overrides)
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", f"limits: {exc}") from None
+    task = TaskRecord(
+        task_id=f"{agent}-{uuid.uuid4().hex}", agent=agent, input=body.input, session_id=body.session_id,
+        metadata=body.metadata, limits=overrides,
+    )
+    digest = request_hash({"agent": agent, **body.model_dump(mode="json")}) if idempotency_key else None
+    task, created = await services.store.create_task(task, idempotency_key=idempotency_key, body_hash=digest)
+    if created:
+        try:
+            await services.queue.send(task.task_id, agent)
+        except Exception as exc:
+            log.exception("could not enqueue task", extra={"task_id": task.task_id})
+            await _abandon(services, task, f"could not enqueue the task: {type(exc).__name__}")
+            raise ApiError(503, "unavailable", "the task queue is unavailable; retry later") from None
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    links = task_links(agent, task.task_id)
+    response.headers["Location"] = links.self
+    return TaskAccepted(task_id=task.task_id, agent=agent, state=task.state, created_at=task.created_at,
+                        links=links)
+
+
+async def _abandon(services: ApiServices, task: TaskRecord, reason: str) -> None:
+    """Fail a task that never reached the queue, so it does not sit queued forever."""
+    event = TaskFailed(task_id=task.task_id, seq=1, ts=time.time(), steps=0, usage=Usage(), cost_usd=0.0,
+                       stop_reason="error", error=reason)
+    with contextlib.suppress(Exception):
+        await services.store.finish_task(task.task_id, event, from_states=("queued",))
+
+
+@router.get("/{task_id}", response_model=TaskView, responses=error_responses(401, 404, 422))
+async def get_task(agent: AgentName, task_id: TaskId, services: Services) -> TaskView:
+    """A task's state, result, stop reason, steps, usage, cost, timestamps and pending approvals."""
+    return await task_view(services, await task_of(services, agent, task_id))
+
+
+@router.post("/{task_id}/cancel", status_code=202, response_model=TaskView,
+             responses=error_responses(401, 404, 409, 422))
+async def cancel_task(agent: AgentName, task_id: TaskId, services: Services) -> TaskView:
+    """Cancel a task: the loop stops, in-flight tool calls included; usage so far is kept."""
+    store, notifier = services.store, services.notifier
+    task = await task_of(services, agent, task_id)
+    if task.terminal:
+        raise ApiError(409, "task_ended", f"task {task_id} already {task.state}")
+    task = await store.request_cancel(task_id)
+    if task.state == "queued":  # no worker has it yet: settle it here
+        seq = await store.last_seq(task_id) + 1
+        event = TaskCancelled(task_id=task_id, seq=seq, ts=time.time(), steps=task.steps, usage=task.usage,
+                              cost_usd=task.cost_usd, stop_reason="cancelled", reason="cancelled before it started")
+        with contextlib.suppress(ConflictError):  # a worker claimed it meanwhile; it sees the flag
+            task = await store.finish_task(task_id, event, from_states=("queued",))
+            notifier.notify(("events", task_id))
+    services.notify_cancel(task_id)
+    return await task_view(services, task)
