@@ -1,9 +1,15 @@
 """Text utilities shared by the tools: tokenising (case, punctuation, stop words, light
-stemming), sentence splitting and Markdown-to-plain-text reduction. Stdlib only."""
+stemming), sentence splitting and Markdown-to-plain-text reduction. Stdlib only.
+
+The names in `__all__` are public: the runtime's offline planner tokenises queries and passages
+with them too, so its terms are the ones the search ranks by.
+"""
 
 from __future__ import annotations
 
 import re
+
+__all__ = ["STOP_WORDS", "markdown_to_text", "split_sentences", "stem", "token_spans", "tokenize"]
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been before being below
@@ -17,6 +23,7 @@ STOP_WORDS = frozenset(
     with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves also just may might
     must shall will would can use used using via per etc""".split()
 )
+"""Words too common to rank or search by; `tokenize` drops them."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _DOUBLE = re.compile(r"([b-df-hj-np-tv-z])\1$")
