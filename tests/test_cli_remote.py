@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent_runtime.cli import ApproveMode, app
-from agent_runtime.cli_remote import ApiClient, Watcher
+from agent_runtime.cli import app
+from agent_runtime.cli.client import ApiClient, Watcher
+from agent_runtime.cli.options import ApproveMode
 from agent_runtime.server import create_platform
 from agent_runtime.settings import Settings
 from tests.api.support import API_KEY, CountingTool, ServerThread, free_port, make_tools, scripted_factory

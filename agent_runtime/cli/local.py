@@ -1,9 +1,9 @@
-"""The `agent-platform` command: run an agent locally, list agents and tools, index documents.
+"""The local commands: `run` an agent in this process, list `agents` and `tools`, build the `corpus`,
+`ingest` a folder of documents.
 
 `agent-platform run research "question"` runs a task in this process with live progress; with
 no model endpoint configured it uses the offline model, and with no `--docs` it uses the
-built-in corpus (the Python standard library documentation, rendered on first use). Bad input
-gets one red line on stderr and exit code 2.
+built-in corpus (the Python standard library documentation, rendered on first use).
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import json
 import re
 import signal
 import sys
-import threading
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,72 +22,33 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent_runtime.agents import AGENTS, get_agent
+from agent_runtime.cli.approvals import TerminalApprover, policy_approver
+from agent_runtime.cli.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    MAX_TASK_CHARS,
+    AgentArgument,
+    ApproveMode,
+    JsonOption,
+    TaskArgument,
+    ToolModeOption,
+    builtin_corpus,
+    check_session,
+    check_task_given,
+    fail,
+    settings_or_fail,
+)
+from agent_runtime.cli.render import EventRenderer
 from agent_runtime.errors import AgentPlatformError, ConfigurationError, UnknownAgentError
 
 if TYPE_CHECKING:
-    from agent_runtime.events import ApprovalRequested
-    from agent_runtime.loop import Agent, ApprovalDecision, ApprovalRequest, Approver
-    from agent_runtime.settings import Settings
-
-EXIT_OK: int = 0
-EXIT_FAILED: int = 1
-EXIT_USAGE: int = 2
-EXIT_INTERRUPTED: int = 130
-MAX_TASK_CHARS = 100_000
-_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-
-app = typer.Typer(
-    name="agent-platform",
-    help="AI agents (research, content, analysis) with tools; runs locally and offline, deploys to AWS.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    from agent_runtime.loop import Agent
 
 
-class ApproveMode(StrEnum):
-    ask = "ask"
-    all = "all"
-    none = "none"
-
-
-class ToolModeOption(StrEnum):
-    native = "native"
-    react = "react"
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """One red line on stderr, then exit (2 for bad input)."""
-    line = " ".join(str(message).split())
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] [red]{escape(line)}[/]")
-    raise typer.Exit(code)
-
-
-def settings_or_fail(**overrides: Any) -> Settings:
-    """Settings from the environment and flags; invalid ones end the command with one line."""
-    from pydantic import ValidationError
-
-    from agent_runtime.envnames import PREFIX
-    from agent_runtime.settings import load_settings
-
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            name, *path = [str(p) for p in err["loc"]] or ["settings"]
-            where = f" ({'.'.join(path)})" if path else ""
-            problems.append(f"{PREFIX}{name.upper()}{where}: {err['msg']}")
-        fail("bad settings: " + "; ".join(problems))
-
-
-# -- run ---------------------------------------------------------------------------------------
-
-
-@app.command()
 def run(
-    agent: Annotated[str, typer.Argument(help=f"Which agent: {', '.join(AGENTS)}.", show_default=False)],
-    task: Annotated[str, typer.Argument(help="What to do, in plain words.", show_default=False)],
+    agent: AgentArgument,
+    task: TaskArgument,
     docs: Annotated[Path | None, typer.Option(
         "--docs", help="Folder of .md/.txt/.csv/.json documents (default: the built-in Python docs corpus).")] = None,
     session: Annotated[str | None, typer.Option(
@@ -99,7 +58,7 @@ def run(
         "offline model is used.")] = None,
     tool_mode: Annotated[ToolModeOption | None, typer.Option(
         "--tool-mode", help="Tool calling: native function calling or ReAct text.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the events as JSON lines only.")] = False,
+    json_output: JsonOption = False,
     approve: Annotated[ApproveMode, typer.Option(
         "--approve", help="Sensitive tool calls: ask in the terminal, approve all, or deny all. Without a "
         "terminal (or with --json) 'ask' denies.")] = ApproveMode.ask,
@@ -111,22 +70,20 @@ def run(
         spec = get_agent(agent)
     except UnknownAgentError as exc:
         fail(str(exc))
-    if not task.strip():
-        fail('the task is empty: say what the agent should do, e.g. "How do asyncio tasks work?"')
+    check_task_given(task)
     if len(task) > MAX_TASK_CHARS:
         fail(f"the task is {len(task):,} characters long; the limit is {MAX_TASK_CHARS:,}")
     if docs is not None and not docs.is_dir():
         fail(f"--docs {docs}: no such folder")
     if max_steps is not None and not 1 <= max_steps <= 200:
         fail(f"--max-steps {max_steps}: use a number from 1 to 200")
-    if session is not None and not _SESSION_ID.match(session):
-        fail(f"--session {session!r}: use 1-128 letters, digits, '_', '.', ':' or '-'")
+    check_session(session)
     settings = settings_or_fail(model=model, tool_mode=tool_mode.value if tool_mode else None)
     notes = Console(stderr=json_output, highlight=False)
 
     docs_dir = docs or settings.docs_dir
     if docs_dir is None:
-        docs_dir = _builtin_corpus(notes, settings.corpus_dir, quiet=json_output)
+        docs_dir = builtin_corpus(notes, settings.corpus_dir, quiet=json_output)
     elif not docs_dir.is_dir():
         fail(f"AGENT_PLATFORM_DOCS_DIR {docs_dir}: no such folder")
     if model and model.strip().lower() != "offline" and settings.uses_offline_model:
@@ -134,8 +91,8 @@ def run(
                     f"so the offline model runs instead of {escape(model)}.")
 
     from agent_runtime.loop import Agent
-    from agent_runtime.memory import SQLiteMemory
     from agent_runtime.models.factory import build_model
+    from agent_runtime.store.sqlite import SQLiteSessionMemory
     from agent_runtime.tools import build_tools
 
     try:
@@ -144,7 +101,7 @@ def run(
         limits = spec.limits.merged({"max_steps": max_steps}) if max_steps else None
     except ConfigurationError as exc:
         fail(str(exc))
-    memory = SQLiteMemory(settings.data_dir / "sessions.sqlite3") if session else None
+    memory = SQLiteSessionMemory(settings.data_dir / "sessions.sqlite3") if session else None
     interactive = not json_output and sys.stdin.isatty() and sys.stdout.isatty()
     terminal = TerminalApprover(Console()) if approve is ApproveMode.ask and interactive else None
     approver = terminal or policy_approver(approve, why="--json output" if json_output else "no terminal to ask in")
@@ -153,108 +110,8 @@ def run(
     raise typer.Exit(code)
 
 
-def _builtin_corpus(console: Console, root: Path | None, *, quiet: bool) -> Path:
-    from agent_runtime.corpus import corpus_is_current, default_corpus_dir, ensure_corpus
-
-    root = root or default_corpus_dir()
-    if corpus_is_current(root):
-        return root
-    if not quiet:
-        console.print(f"[dim]Building the built-in corpus (Python {sys.version_info.major}."
-                      f"{sys.version_info.minor} standard library docs, rendered by pydoc) in {root} ...[/]")
-    try:
-        corpus = ensure_corpus(root)
-    except OSError as exc:
-        fail(f"cannot write the built-in corpus to {root}: {exc}", EXIT_FAILED)
-    if not quiet:
-        console.print(f"[dim]{corpus.documents} documents ready in {corpus.seconds:.1f} s (built once, "
-                      "then reused).[/]")
-    return root
-
-
-def policy_approver(mode: ApproveMode, *, why: str = "no terminal to ask in") -> Approver:
-    """The approver when no one is asked: approve all, deny all, or deny because no one can answer (`why`)."""
-    from agent_runtime.loop import ApprovalDecision
-
-    if mode is ApproveMode.all:
-        decision = ApprovalDecision(True, "approved by --approve all", "policy")
-    elif mode is ApproveMode.none:
-        decision = ApprovalDecision(False, "denied by --approve none", "policy")
-    else:
-        decision = ApprovalDecision(
-            False, f"no one can approve ({why}); rerun with --approve all to allow it", "policy"
-        )
-
-    async def approver(request: ApprovalRequest) -> ApprovalDecision:
-        return decision
-
-    return approver
-
-
-class TerminalApprover:
-    """Asks in the terminal. The loop awaits `__call__`; the event consumer calls `ask` right after it
-    has shown the approval request, so the question appears below the request, in order."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._decisions: dict[str, asyncio.Future[ApprovalDecision]] = {}
-
-    def _future(self, call_id: str) -> asyncio.Future[ApprovalDecision]:
-        return self._decisions.setdefault(call_id, asyncio.get_running_loop().create_future())
-
-    async def __call__(self, request: ApprovalRequest) -> ApprovalDecision:
-        try:
-            return await self._future(request.call_id)
-        finally:
-            self._decisions.pop(request.call_id, None)
-
-    async def ask(self, event: ApprovalRequested) -> None:
-        from agent_runtime.loop import ApprovalDecision
-
-        future = self._future(event.call_id)
-        prompt = asyncio.ensure_future(
-            _ask_yes_no(self.console, f"  Approve [bold]{escape(event.tool)}[/]? {escape('[y/n]')} "))
-        # The decision may also come from elsewhere: the deadline passing, or the task being cancelled.
-        await asyncio.wait([prompt, future], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
-        if not prompt.done():
-            prompt.cancel()
-            self.console.print("\n  [dim](no longer waiting for an answer)[/]")
-        elif not future.done():
-            answer = prompt.result()
-            reason = "approved in the terminal" if answer else "rejected in the terminal"
-            future.set_result(ApprovalDecision(answer, reason, "approver"))
-
-
-async def _ask_yes_no(console: Console, prompt: str) -> bool:
-    """A y/n answer read in a daemon thread (an unanswered prompt never blocks the process from exiting)."""
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[bool] = loop.create_future()
-
-    def read() -> None:
-        answer = False
-        try:
-            while True:
-                reply = console.input(prompt).strip().lower()
-                if reply in ("y", "yes", "n", "no", ""):
-                    answer = reply in ("y", "yes")
-                    break
-        except (EOFError, KeyboardInterrupt):
-            answer = False
-
-        def deliver() -> None:
-            if not result.done():
-                result.set_result(answer)
-
-        loop.call_soon_threadsafe(deliver)
-
-    threading.Thread(target=read, name="approval-prompt", daemon=True).start()
-    return await result
-
-
 async def _stream(runner: Agent, task: str, session: str | None, *, json_output: bool,
                   terminal: TerminalApprover | None) -> int:
-    from agent_runtime.console import EventRenderer
-
     renderer = EventRenderer(Console(highlight=False))
     cancel = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -284,7 +141,6 @@ async def _stream(runner: Agent, task: str, session: str | None, *, json_output:
 # -- listing -----------------------------------------------------------------------------------
 
 
-@app.command()
 def agents(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -303,7 +159,6 @@ def agents(
     Console().print(table)
 
 
-@app.command()
 def tools(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -332,7 +187,6 @@ def tools(
 # -- corpus and ingest -------------------------------------------------------------------------
 
 
-@app.command()
 def corpus(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build it again even if it is current.")] = False,
 ) -> None:
@@ -351,7 +205,6 @@ def corpus(
         Console(highlight=False).print(f"[yellow]skipped:[/] {escape(', '.join(sorted(built.skipped)))}")
 
 
-@app.command()
 def ingest(
     directory: Annotated[Path, typer.Argument(help="Folder of .md/.txt (searchable) and .csv/.json documents.",
                                               show_default=False)],
@@ -381,16 +234,3 @@ def ingest(
     )
 
 
-# serve/submit/watch/cancel (the API side) live in their own module, which uses the helpers above.
-from agent_runtime.cli_remote import register as _register_remote  # noqa: E402
-
-_register_remote(app)
-
-
-def main() -> None:
-    """Console script entry point (`agent-platform`)."""
-    app()
-
-
-if __name__ == "__main__":
-    main()

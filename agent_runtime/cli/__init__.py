@@ -1,0 +1,29 @@
+"""The `agent-platform` command: run an agent locally, list agents and tools, index documents, and use the
+task API (serve, submit, watch, cancel).
+
+The commands live in `local` and `remote` as plain typed functions; this module registers them on
+the one app, in the order `--help` lists them. Bad input gets one red line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from agent_runtime.cli import local, remote
+
+app = typer.Typer(
+    name="agent-platform",
+    help="AI agents (research, content, analysis) with tools; runs locally and offline, deploys to AWS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _command in (local.run, local.agents, local.tools, local.corpus, local.ingest,
+                 remote.serve, remote.submit, remote.watch, remote.cancel):
+    app.command()(_command)
+
+
+def main() -> None:
+    """Console script entry point (`agent-platform`)."""
+    app()
