@@ -146,7 +146,15 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 TerminalEvent = TaskFinished | TaskFailed | TaskCancelled
-TERMINAL_TYPES = frozenset({"task.finished", "task.failed", "task.cancelled"})
+TerminalState = Literal["succeeded", "failed", "cancelled"]
+# The state a task ends in, by the type of its terminal event (the store, the worker's metrics and
+# `TaskResult` all read it from here).
+STATE_OF_TERMINAL_EVENT: dict[str, TerminalState] = {
+    "task.finished": "succeeded",
+    "task.failed": "failed",
+    "task.cancelled": "cancelled",
+}
+TERMINAL_TYPES = frozenset(STATE_OF_TERMINAL_EVENT)
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -159,4 +167,5 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
 
 
 def is_terminal(event: Event) -> bool:
+    """Whether the event ends its task (the last event of every task is one)."""
     return event.type in TERMINAL_TYPES

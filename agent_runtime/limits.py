@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# What a sensitive call's approval becomes when nobody decides before its deadline; the runtime
+# settings and the CDK settings both take their choices from here.
+ApprovalTimeoutPolicy = Literal["deny", "approve"]
+APPROVAL_TIMEOUT_POLICIES: tuple[str, ...] = get_args(ApprovalTimeoutPolicy)
 
 
 class Limits(BaseModel):

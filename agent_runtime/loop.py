@@ -11,17 +11,24 @@ from `on_checkpoint` (called whenever the conversation grows) and `resume`.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from agent_runtime.agents import AgentSpec
-from agent_runtime.errors import ModelError, ToolError
+from agent_runtime.approvals import deny_all, until_deadline
+from agent_runtime.checkpoint import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Approver,
+    Checkpoint,
+    CheckpointSink,
+    DeadlineApprover,
+)
+from agent_runtime.errors import ModelError
 from agent_runtime.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -34,102 +41,20 @@ from agent_runtime.events import (
     TaskStarted,
     ToolCallFinished,
     ToolCallStarted,
-    Usage,
 )
 from agent_runtime.limits import Limits
 from agent_runtime.memory import ContextWindow, Memory
-from agent_runtime.models.base import Message, Model, ToolCall
+from agent_runtime.models.base import Model, ToolCall
+from agent_runtime.result import TaskResult, result_from
+from agent_runtime.tool_calls import Observation, failure, invoke, parse_arguments, unanswered_calls
 from agent_runtime.tools.base import Tool
+from lambda_tools.schema import describe_validation_error
 
-# The model sees at most this much of one tool result; events carry less.
-MAX_OBSERVATION_CHARS = 12_000
+# `from agent_runtime.loop import Agent, ApprovalDecision, TaskResult` is the documented way in.
+__all__ = ["Agent", "ApprovalDecision", "TaskResult"]
+
+# Events carry at most this much of a tool result (the model sees more: `tool_calls.MAX_OBSERVATION_CHARS`).
 MAX_EVENT_RESULT_CHARS = 2_000
-
-
-@dataclass(slots=True)
-class ApprovalRequest:
-    """A sensitive tool call waiting for a human decision."""
-
-    task_id: str
-    call_id: str
-    tool: str
-    arguments: dict[str, Any]
-    deadline: float
-    step: int
-
-
-@dataclass(slots=True)
-class ApprovalDecision:
-    approved: bool
-    reason: str | None = None
-    decided_by: str = "approver"
-
-
-Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
-CheckpointSink = Callable[["Checkpoint"], Awaitable[None]]
-
-
-@dataclass
-class Checkpoint:
-    """What a worker needs to resume a task: the conversation so far and the counters.
-
-    `messages` only grows during a task, so a store may persist just the messages
-    added since its last save.
-    """
-
-    step: int = 0
-    messages: list[Message] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    seq: int = 0
-    pinned: int = 1  # index of the task's user message in `messages`
-    pending_approvals: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "messages": self.messages,
-            "usage": self.usage.model_dump(),
-            "cost_usd": self.cost_usd,
-            "seq": self.seq,
-            "pinned": self.pinned,
-            "pending_approvals": self.pending_approvals,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
-        return cls(
-            step=int(data["step"]),
-            messages=list(data["messages"]),
-            usage=Usage.model_validate(data.get("usage") or {}),
-            cost_usd=float(data.get("cost_usd", 0.0)),
-            seq=int(data.get("seq", 0)),
-            pinned=int(data.get("pinned", 1)),
-            pending_approvals={k: float(v) for k, v in (data.get("pending_approvals") or {}).items()},
-        )
-
-
-TaskStatus = Literal["succeeded", "failed", "cancelled"]
-
-
-@dataclass
-class TaskResult:
-    task_id: str
-    agent: str
-    status: TaskStatus
-    answer: str | None
-    stop_reason: StopReason
-    steps: int
-    usage: Usage
-    cost_usd: float
-    duration_ms: float
-    error: str | None = None
-    events: list[Event] = field(default_factory=list)
-
-
-async def deny_all(request: ApprovalRequest) -> ApprovalDecision:
-    """The approver used when none is given: sensitive calls need a human."""
-    return ApprovalDecision(False, "no approver is available to confirm this sensitive action", "policy")
 
 
 class _Stop(Exception):
@@ -160,7 +85,8 @@ class Agent:
         self.model = model
         self.tools = dict(tools)
         self.memory = memory
-        self.approver = approver or deny_all
+        # The request's deadline goes around the approver, unless it settles requests by their deadline itself.
+        self.approver = approver if isinstance(approver, DeadlineApprover) else until_deadline(approver or deny_all)
         self.limits = limits or spec.limits
         # Built once per agent: the tool list the model sees.
         self.tool_schemas = [t.spec.openai_tool() for t in self.tools.values()]
@@ -170,7 +96,7 @@ class Agent:
         events: list[Event] = []
         async for event in self.stream(task, **kwargs):
             events.append(event)
-        return _result_from(events, self.spec.name)
+        return result_from(events, self.spec.name)
 
     async def stream(
         self,
@@ -333,7 +259,7 @@ class _Run:
         window = ContextWindow(cp.messages, budget=limits.memory_tokens, pinned=cp.pinned)
 
         # A resumed task first finishes the tool calls its last turn asked for.
-        pending = self._unanswered_calls()
+        pending = unanswered_calls(cp.messages)
         if pending:
             await self._act(pending)
 
@@ -377,22 +303,6 @@ class _Run:
         if cp.cost_usd > limits.max_cost_usd:
             raise _Stop("max_cost", f"spent ${cp.cost_usd:.4f} (max_cost_usd={limits.max_cost_usd:g})")
 
-    def _unanswered_calls(self) -> list[ToolCall]:
-        msgs = self.cp.messages
-        i = len(msgs) - 1
-        answered: set[str] = set()
-        while i > 0 and msgs[i].get("role") == "tool":
-            answered.add(msgs[i].get("tool_call_id", ""))
-            i -= 1
-        last = msgs[i] if msgs else {}
-        if last.get("role") != "assistant" or not last.get("tool_calls"):
-            return []
-        return [
-            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "")
-            for c in last["tool_calls"]
-            if c["id"] not in answered
-        ]
-
     async def _remember(self) -> None:
         memory = self.agent.memory
         if memory is not None and self.session_id:
@@ -418,12 +328,7 @@ class _Run:
     async def _call(self, call: ToolCall) -> None:
         step = self.cp.step
         t0 = time.monotonic()
-        args_obj: dict[str, Any] | str
-        try:
-            parsed = json.loads(call.arguments) if call.arguments.strip() else {}
-            args_obj = parsed if isinstance(parsed, dict) else call.arguments
-        except ValueError:
-            args_obj = call.arguments
+        args_obj = parse_arguments(call)
         self._event(ToolCallStarted, step=step, call_id=call.id, tool=call.name, arguments=args_obj)
         ok, observation, error = await self._observe(call, args_obj)
         self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
@@ -433,39 +338,27 @@ class _Run:
         )
         await self._checkpoint()
 
-    async def _observe(self, call: ToolCall, args_obj: dict[str, Any] | str) -> tuple[bool, str, str | None]:
+    async def _observe(self, call: ToolCall, args_obj: dict[str, Any] | str) -> Observation:
         """Validate, approve and run one call. Every failure becomes text the model can act on."""
         tool = self.agent.tools.get(call.name)
         if tool is None:
             known = ", ".join(self.agent.tools) or "none"
-            return _failure(f"unknown tool {call.name!r}; available tools: {known}")
+            return failure(f"unknown tool {call.name!r}; available tools: {known}")
         if not isinstance(args_obj, dict):
-            return _failure(
+            return failure(
                 f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}"
             )
         try:
             args = tool.spec.input_model.model_validate(args_obj)
         except ValidationError as exc:
-            return _failure(f"invalid arguments for {call.name}: {_describe(exc)}")
+            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}")
         if tool.spec.sensitive:
             decision = await self._approval(call, args)
             if not decision.approved:
                 why = decision.reason or "no reason given"
-                return _failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
+                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
         timeout = self.limits.tool_timeout_s or tool.spec.timeout_s
-        try:
-            async with asyncio.timeout(timeout):
-                data = await tool.invoke(args, task_id=self.task_id, call_id=call.id)
-        except TimeoutError:
-            return _failure(f"{call.name} timed out after {timeout:g} s")
-        except ToolError as exc:
-            return _failure(f"{call.name} failed: {exc}")
-        except Exception as exc:  # a broken tool must not end the task
-            return _failure(f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}")
-        text = json.dumps(data, ensure_ascii=False, default=str)
-        if len(text) > MAX_OBSERVATION_CHARS:
-            text = text[:MAX_OBSERVATION_CHARS] + f"... [truncated, {len(text)} characters in all]"
-        return True, text, None
+        return await invoke(tool, args, call, limit_s=timeout, task_id=self.task_id)
 
     async def _approval(self, call: ToolCall, args: BaseModel) -> ApprovalDecision:
         cp = self.cp
@@ -478,44 +371,9 @@ class _Run:
                     deadline=deadline)
         await self._checkpoint()
         request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.time())):
-                decision = await self.agent.approver(request)
-        except TimeoutError:
-            decision = ApprovalDecision(False, "no decision before the approval deadline", "timeout")
+        decision = await self.agent.approver(request)  # decided by the deadline (see `Agent.approver`)
         cp.pending_approvals.pop(call.id, None)
         self._event(ApprovalResolved, step=cp.step, call_id=call.id, tool=call.name, approved=decision.approved,
                     reason=decision.reason, decided_by=decision.decided_by)
         return decision
 
-
-def _failure(message: str) -> tuple[bool, str, str]:
-    return False, f"ERROR: {message}", message
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:8]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def _result_from(events: list[Event], agent: str) -> TaskResult:
-    last = events[-1]
-    status: TaskStatus
-    answer: str | None
-    error: str | None = None
-    if isinstance(last, TaskFinished):
-        status, answer = "succeeded", last.answer
-    elif isinstance(last, TaskCancelled):
-        status, answer, error = "cancelled", None, last.reason
-    elif isinstance(last, TaskFailed):
-        status, answer, error = "failed", last.answer, last.error
-    else:  # pragma: no cover - the loop always ends with a terminal event
-        raise RuntimeError(f"stream ended without a terminal event: {last.type}")
-    return TaskResult(
-        task_id=last.task_id, agent=agent, status=status, answer=answer, stop_reason=last.stop_reason,
-        steps=last.steps, usage=last.usage, cost_usd=last.cost_usd, duration_ms=last.duration_ms,
-        error=error, events=events,
-    )

@@ -3,8 +3,8 @@
 For each task it claims a lease in the store, resumes from the last checkpoint (a
 redelivered task does not repeat completed tool calls), persists every event and
 checkpoint, keeps the lease and the queue message alive while the task runs, watches
-for cancel requests, and answers sensitive calls through a durable approver that
-waits for a decision stored by the API. When the task ends the message is deleted;
+for cancel requests, and moves the task to waiting_approval while a sensitive call waits
+for its decision (kept by `agent_runtime.approvals.DurableApprover`). When the task ends the message is deleted;
 a task whose attempts keep dying is failed with the reason and dead-lettered.
 """
 
@@ -17,33 +17,30 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from agent_runtime.agents import AgentSpec
+from agent_runtime.approvals import DurableApprover
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import (
+    STATE_OF_TERMINAL_EVENT,
     ApprovalRequested,
     ApprovalResolved,
-    Event,
     TaskFailed,
     TerminalEvent,
     is_terminal,
 )
-from agent_runtime.limits import Limits
-from agent_runtime.loop import Agent, ApprovalDecision, ApprovalRequest, Approver, Checkpoint
+from agent_runtime.limits import ApprovalTimeoutPolicy, Limits
+from agent_runtime.loop import Agent
 from agent_runtime.models.base import Message, Model
 from agent_runtime.observability import emit_task_metrics
+from agent_runtime.persister import Persister
 from agent_runtime.queue.base import QueueMessage, TaskQueue
-from agent_runtime.store.base import ApprovalRecord, Store, TaskRecord
+from agent_runtime.store.base import Store, TaskRecord, TaskState
 from agent_runtime.store.notify import Notifier
 from agent_runtime.tools.base import Tool
 
 log = logging.getLogger(__name__)
-
-ApprovalTimeoutPolicy = Literal["deny", "approve"]
-# The approver settles a timed-out approval this long before the loop's own deadline fires,
-# so the stored decision and the one the model sees are always the same.
-_DEADLINE_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,91 +68,6 @@ class _ScopedMemory:
 
     async def append(self, session_id: str, messages: list[Message]) -> None:
         await self._store.append(self._prefix + session_id, messages)
-
-
-class _Persister:
-    """Writes a task's events and checkpoints, batching whatever piled up during the previous write.
-
-    `checkpoint()` returns only when the checkpoint (and every event up to its seq) is
-    stored, so no tool call starts before the result of the previous one is durable.
-    """
-
-    def __init__(self, store: Store, notifier: Notifier, task_id: str, owner: str, *, seq: int, saved: int) -> None:
-        self.store, self.notifier, self.task_id, self.owner = store, notifier, task_id, owner
-        self.received_seq = seq
-        self.saved_messages = saved
-        self.pending: list[Event] = []
-        self.cp: Checkpoint | None = None
-        self.requested = 0  # checkpoint requests so far
-        self.durable = 0  # requests covered by a completed write
-        self.error: BaseException | None = None
-        self._changed = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-
-    def _signal(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _until(self, predicate: Any) -> None:
-        while not predicate():
-            if self.error is not None:
-                raise self.error
-            await self._changed.wait()
-
-    def add(self, event: Event) -> None:
-        self.pending.append(event)
-        self.received_seq = event.seq
-        self._signal()
-        self._kick()
-
-    async def checkpoint(self, cp: Checkpoint) -> None:
-        self.cp = cp
-        self.requested += 1
-        ticket = self.requested
-        self._kick()
-        await self._until(lambda: self.durable >= ticket)
-
-    async def drain(self) -> None:
-        """Wait until everything received so far is stored."""
-        while True:
-            if self.error is not None:
-                raise self.error
-            if self.pending or self.durable < self.requested:
-                self._kick()
-            if self._idle():
-                return
-            assert self._flusher is not None
-            await asyncio.wait({self._flusher})
-
-    def _idle(self) -> bool:
-        return self._flusher is None or self._flusher.done()
-
-    def _kick(self) -> None:
-        if self._idle() and self.error is None:
-            self._flusher = asyncio.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        try:
-            while self.pending or self.durable < self.requested:
-                cp = self.cp if self.durable < self.requested else None
-                if cp is not None:  # its events must be in the same write: no gap in seq on resume
-                    await self._until(lambda c=cp: self.received_seq >= c.seq)
-                # From here to the store call nothing awaits: the checkpoint cannot change under us.
-                events, self.pending = self.pending, []
-                ticket = self.requested
-                count = len(cp.messages) if cp is not None else self.saved_messages
-                await self.store.save_progress(self.task_id, events=events, checkpoint=cp,
-                                               saved_messages=self.saved_messages, owner=self.owner)
-                self.saved_messages = count
-                if cp is not None:
-                    self.durable = ticket
-                self.notifier.notify(("events", self.task_id))
-                self._signal()
-        except BaseException as exc:
-            self.error = exc
-            self._signal()
-            if not isinstance(exc, Exception):
-                raise
 
 
 class Worker:
@@ -189,6 +101,7 @@ class Worker:
         self.receive_wait_s = receive_wait_s
         self.max_attempts = max_attempts
         self.approval_timeout_policy = approval_timeout_policy
+        self.approvals = DurableApprover(store, self.notifier, policy=approval_timeout_policy, poll_s=poll_s)
         self.emit_metrics = emit_metrics
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self._running: dict[asyncio.Task[None], QueueMessage] = {}
@@ -395,35 +308,10 @@ class Worker:
         await self._fail(task, reason)
         await self.queue.dead_letter(msg, reason)
 
-    # -- approvals ------------------------------------------------------------------------
-
-    async def wait_for_decision(self, approval: ApprovalRecord) -> ApprovalRecord:
-        """Poll the store (woken early by the in-process API) until decided or the deadline, then
-        settle the approval by policy. The conditional write makes a late human decision a conflict."""
-        key = ("approval", approval.task_id, approval.call_id)
-        record = approval
-        while record.status == "pending":
-            remaining = record.deadline - _DEADLINE_MARGIN_S - time.time()
-            if remaining <= 0:
-                approve = self.approval_timeout_policy == "approve"
-                try:
-                    record = await self.store.decide_approval(
-                        record.task_id, record.call_id, approved=approve, decided_by="timeout",
-                        reason=f"no decision before the approval deadline (policy: {self.approval_timeout_policy})",
-                        enforce_deadline=False,
-                    )
-                except ConflictError:
-                    record = await self.store.get_approval(record.task_id, record.call_id)
-                break
-            with self.notifier.listening(key) as decided:  # before the read: no decision is missed
-                record = await self.store.get_approval(record.task_id, record.call_id)
-                if record.status == "pending":
-                    await self.notifier.wait_for(decided, min(self.poll_s, remaining))
-        return record
-
 
 class _TaskRun:
-    """One attempt at one task: the loop's stream, persisted, with a durable approver."""
+    """One attempt at one task: the loop's stream, persisted, its approvals kept by the worker's
+    `DurableApprover`; this class moves the task between running and waiting_approval."""
 
     def __init__(self, worker: Worker, task: TaskRecord, runtime: AgentRuntime, limits: Limits,
                  cancel: asyncio.Event) -> None:
@@ -431,16 +319,15 @@ class _TaskRun:
         self.waiting: set[str] = set()  # call ids of approvals this task is waiting for right now
 
     async def drive(self) -> None:
+        """Run the task from its last checkpoint to a terminal event and settle the task with it."""
         w, task = self.worker, self.task
         store, owner = w.store, w.owner
         checkpoint = await store.load_checkpoint(task.task_id)
         start_seq = await store.last_seq(task.task_id)
-        if checkpoint is not None and checkpoint.pending_approvals:
-            await self._honour_decisions(checkpoint)
-        persister = _Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
-                               saved=len(checkpoint.messages) if checkpoint else 0)
+        persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
+                              saved=len(checkpoint.messages) if checkpoint else 0)
         agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
-                      memory=_ScopedMemory(store, task.agent), approver=self._approver(), limits=self.limits)
+                      memory=_ScopedMemory(store, task.agent), approver=w.approvals, limits=self.limits)
         stream = agent.stream(
             task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
@@ -456,65 +343,40 @@ class _TaskRun:
                 # The approval record and the task state change before clients can see the event,
                 # so whoever reads `approval.requested` can decide at once.
                 if isinstance(event, ApprovalRequested):
-                    await self._approval_requested(event)
+                    await w.approvals.open(event)
+                    await self._wait_begins(event.call_id)
                 elif isinstance(event, ApprovalResolved):
-                    await self._approval_resolved(event)
+                    await self._wait_ends(event.call_id)
                 persister.add(event)
         await persister.drain()
         if terminal is None:
             raise RuntimeError("the task's event stream ended without a terminal event")
+        await self._finish(terminal)
+
+    async def _finish(self, terminal: TerminalEvent) -> None:
+        w, task = self.worker, self.task
         try:
-            await store.finish_task(task.task_id, terminal, owner=owner)
+            await w.store.finish_task(task.task_id, terminal, owner=w.owner)
         except ConflictError as exc:
             raise LeaseLostError(str(exc)) from None
         w.notifier.notify(("events", task.task_id))
         log.info("task ended", extra={"task_id": task.task_id, "type": terminal.type, "steps": terminal.steps})
         if w.emit_metrics:
-            status = {"task.finished": "succeeded", "task.failed": "failed", "task.cancelled": "cancelled"}
-            emit_task_metrics(agent=task.agent, status=status[terminal.type], steps=terminal.steps,
+            emit_task_metrics(agent=task.agent, status=STATE_OF_TERMINAL_EVENT[terminal.type], steps=terminal.steps,
                               tokens=terminal.usage.total_tokens, cost_usd=terminal.cost_usd,
                               duration_ms=terminal.duration_ms)
 
-    async def _honour_decisions(self, checkpoint: Checkpoint) -> None:
-        """A decision stored while no worker ran the task counts even if its deadline has passed since:
-        give the loop a moment past the deadline to collect it from the approver."""
-        for call_id in list(checkpoint.pending_approvals):
-            with contextlib.suppress(NotFoundError):
-                record = await self.worker.store.get_approval(self.task.task_id, call_id)
-                if record.status != "pending":
-                    checkpoint.pending_approvals[call_id] = max(record.deadline, time.time() + 30.0)
-
-    def _record(self, call_id: str, tool: str, arguments: dict[str, Any], step: int, deadline: float) -> ApprovalRecord:
-        return ApprovalRecord(task_id=self.task.task_id, call_id=call_id, tool=tool, arguments=arguments, step=step,
-                              deadline=deadline, requested_at=time.time())
-
-    async def _approval_requested(self, event: ApprovalRequested) -> None:
-        await self.worker.store.create_approval(
-            self._record(event.call_id, event.tool, event.arguments, event.step, event.deadline))
-        self.waiting.add(event.call_id)
+    async def _wait_begins(self, call_id: str) -> None:
+        """The task is waiting_approval while any of its calls waits for a decision."""
+        self.waiting.add(call_id)
         if len(self.waiting) == 1:
             await self._set_state("waiting_approval", "running")
 
-    async def _approval_resolved(self, event: ApprovalResolved) -> None:
-        if event.decided_by == "timeout":  # the loop's own deadline may have fired first: store the same outcome
-            with contextlib.suppress(ConflictError, NotFoundError):
-                await self.worker.store.decide_approval(self.task.task_id, event.call_id, approved=event.approved,
-                                                        reason=event.reason, decided_by="timeout",
-                                                        enforce_deadline=False)
-        self.waiting.discard(event.call_id)
+    async def _wait_ends(self, call_id: str) -> None:
+        self.waiting.discard(call_id)
         if not self.waiting:
             await self._set_state("running", "waiting_approval")
 
-    def _approver(self) -> Approver:
-        async def approve(request: ApprovalRequest) -> ApprovalDecision:
-            # Normally stored already (on its event); creating it is a no-op then.
-            record = await self.worker.store.create_approval(self._record(
-                request.call_id, request.tool, request.arguments, request.step, request.deadline))
-            record = await self.worker.wait_for_decision(record)
-            return ApprovalDecision(record.approved, record.reason, record.decided_by or "approver")
-
-        return approve
-
-    async def _set_state(self, state: Any, from_state: str) -> None:
+    async def _set_state(self, state: TaskState, from_state: TaskState) -> None:
         with contextlib.suppress(ConflictError):
             await self.worker.store.set_state(self.task.task_id, state, from_states=(from_state,))

@@ -19,18 +19,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from agent_runtime.events import Event, TerminalEvent, Usage
-from agent_runtime.loop import Checkpoint
+from agent_runtime.checkpoint import Checkpoint
+from agent_runtime.events import STATE_OF_TERMINAL_EVENT, Event, TerminalEvent, Usage
 from agent_runtime.models.base import Message
 
 TaskState = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]
 ACTIVE_STATES: frozenset[str] = frozenset({"queued", "running", "waiting_approval"})
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-STATE_OF_TERMINAL_EVENT: dict[str, TaskState] = {
-    "task.finished": "succeeded",
-    "task.failed": "failed",
-    "task.cancelled": "cancelled",
-}
 ApprovalStatus = Literal["pending", "approved", "rejected"]
 
 # Tasks, events and checkpoints expire after this long (DynamoDB TTL; SQLite purges on open).

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import ModelTurn, TaskCancelled, TaskFinished, TaskStarted, Usage
-from agent_runtime.loop import Checkpoint
 from agent_runtime.store.base import ApprovalRecord, Store, TaskRecord, request_hash
 from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.store.sqlite import SQLiteStore

@@ -1,0 +1,97 @@
+"""The seams between a run of the loop and whoever makes it durable: the checkpoint it saves and the
+approvals it asks for.
+
+A neutral module: the loop, the worker and the stores all use these types, so none of them has to import
+another for them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_runtime.events import Usage
+from agent_runtime.models.base import Message
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    """A sensitive tool call waiting for a human decision."""
+
+    task_id: str
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    deadline: float
+    step: int
+
+
+@dataclass(slots=True)
+class ApprovalDecision:
+    """The answer to an `ApprovalRequest`; a rejection's reason reaches the model."""
+
+    approved: bool
+    reason: str | None = None
+    decided_by: str = "approver"
+
+
+Approver = Callable[[ApprovalRequest], Awaitable[ApprovalDecision]]
+
+
+class DeadlineApprover(abc.ABC):
+    """An approver that settles every request by its deadline itself (e.g. by a stored policy).
+
+    The loop puts a deadline around any other approver; around this one it puts none, so the decision
+    such an approver records is the one the model sees.
+    """
+
+    @abc.abstractmethod
+    async def __call__(self, request: ApprovalRequest) -> ApprovalDecision:
+        """The decision, at the latest when the request's deadline has passed."""
+
+
+@dataclass
+class Checkpoint:
+    """What a worker needs to resume a task: the conversation so far and the counters.
+
+    `messages` only grows during a task, so a store may persist just the messages
+    added since its last save.
+    """
+
+    step: int = 0
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    seq: int = 0
+    pinned: int = 1  # index of the task's user message in `messages`
+    pending_approvals: dict[str, float] = field(default_factory=dict)  # call id -> deadline
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint as plain JSON-ready data."""
+        return {
+            "step": self.step,
+            "messages": self.messages,
+            "usage": self.usage.model_dump(),
+            "cost_usd": self.cost_usd,
+            "seq": self.seq,
+            "pinned": self.pinned,
+            "pending_approvals": self.pending_approvals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        """A checkpoint from `to_dict()` data (as read back from a store)."""
+        return cls(
+            step=int(data["step"]),
+            messages=list(data["messages"]),
+            usage=Usage.model_validate(data.get("usage") or {}),
+            cost_usd=float(data.get("cost_usd", 0.0)),
+            seq=int(data.get("seq", 0)),
+            pinned=int(data.get("pinned", 1)),
+            pending_approvals={k: float(v) for k, v in (data.get("pending_approvals") or {}).items()},
+        )
+
+
+CheckpointSink = Callable[[Checkpoint], Awaitable[None]]
