@@ -1,0 +1,114 @@
+"""The table and the calls every part of the DynamoDB store shares: reads, conditional updates, batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from agent_runtime.errors import ConflictError, NotFoundError, StoreError
+from agent_runtime.store.base import DEFAULT_RETENTION_S, TaskRecord, now
+from agent_runtime.store.dynamodb.items import (
+    TASK_SK,
+    Item,
+    Update,
+    error_code,
+    n,
+    s,
+    task_from_item,
+    task_pk,
+)
+
+T = TypeVar("T")
+
+
+class DynamoTable:
+    """One table, its client and the thread pool that runs every (blocking) call.
+
+    The store's parts (tasks, events, approvals, sessions) build on this class.
+    """
+
+    def __init__(
+        self, table_name: str, *, client: Any = None, retention_s: float = DEFAULT_RETENTION_S, threads: int = 16
+    ) -> None:
+        if not table_name:
+            raise ValueError("DynamoStore needs a table name")
+        self.table = table_name
+        # boto3 reads the region and AWS_ENDPOINT_URL from the environment.
+        self.client = client or boto3.client(
+            "dynamodb", config=Config(max_pool_connections=threads * 2, retries={"mode": "standard"})
+        )
+        self.retention_s = retention_s
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dynamo-store")
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call on the pool; AWS faults other than lost conditions become `StoreError`."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except ClientError as exc:
+            if error_code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+            raise StoreError(f"DynamoDB {error_code(exc)}: {exc}") from exc
+
+    def _expires(self, ttl: float | None = None) -> dict[str, str]:
+        return n(int(time.time() + (ttl or self.retention_s)))
+
+    def _key(self, task_id: str, sk: str = TASK_SK) -> Item:
+        return {"pk": s(task_pk(task_id)), "sk": s(sk)}
+
+    def _get_task(self, task_id: str) -> TaskRecord:
+        item = self.client.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True).get("Item")
+        if item is None:
+            raise NotFoundError(f"task {task_id!r} not found")
+        return task_from_item(item)
+
+    def _update_task(self, task_id: str, upd: Update, condition: str, explain: Callable[[TaskRecord], str]) -> TaskRecord:
+        """Update the task if `condition` holds; otherwise `ConflictError` with `explain(task)`."""
+        upd.set("updated_at", n(now()))
+        cond = f"attribute_exists(pk) AND ({condition})" if condition else "attribute_exists(pk)"
+        try:
+            out = self.client.update_item(**upd.request(self.table, self._key(task_id), cond), ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise ConflictError(explain(self._get_task(task_id))) from None
+        return task_from_item(out["Attributes"])
+
+    def _batch_put(self, items: list[Item]) -> None:
+        """Put items 25 at a time, retrying what DynamoDB left unprocessed."""
+        for i in range(0, len(items), 25):
+            requests: list[dict[str, Any]] = [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]
+            pending: dict[str, Any] = {self.table: requests}
+            for attempt in range(8):
+                out = self.client.batch_write_item(RequestItems=pending)
+                pending = out.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise StoreError("DynamoDB kept throttling a batch write")
+
+    def _query_all(self, **kwargs: Any) -> list[Item]:
+        """Every page of a query, or the first `Limit` items."""
+        items: list[Item] = []
+        limit = kwargs.get("Limit")
+        while True:
+            out = self.client.query(TableName=self.table, **kwargs)
+            items.extend(out.get("Items", []))
+            key = out.get("LastEvaluatedKey")
+            if key is None or (limit is not None and len(items) >= limit):
+                return items
+            kwargs["ExclusiveStartKey"] = key
+            if limit is not None:
+                kwargs["Limit"] = limit - len(items)
+
+    async def close(self) -> None:
+        """Finish queued calls and stop the pool."""
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,86 @@
+"""A task's event log and checkpoint in SQLite: each save writes only what is new."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from agent_runtime.checkpoint import Checkpoint
+from agent_runtime.errors import ConflictError, NotFoundError
+from agent_runtime.events import Event
+from agent_runtime.store.base import StoredEvent, checkpoint_from_header, checkpoint_header, event_row, now
+from agent_runtime.store.sqlite.connection import SQLiteConnections
+from agent_runtime.store.sqlite.schema import read_task
+
+
+class SQLiteProgress(SQLiteConnections):
+    """The events-and-checkpoints part of the `Store` protocol over SQLite."""
+
+    async def save_progress(
+        self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
+        saved_messages: int = 0, owner: str | None = None,
+    ) -> None:
+        rows = [event_row(e) for e in events]
+        sets: list[str] = ["updated_at = ?"]
+        params: list[Any] = [now()]
+        if rows:
+            sets.append("last_seq = MAX(last_seq, ?)")
+            params.append(rows[-1].seq)
+        new_messages: list[tuple[str, int, str]] = []
+        if checkpoint is not None:
+            new_messages = [(task_id, saved_messages + i, json.dumps(m))
+                            for i, m in enumerate(checkpoint.messages[saved_messages:])]
+            header = checkpoint_header(checkpoint)
+            sets += ["checkpoint = ?", "steps = ?", "usage = ?", "cost_usd = ?"]
+            params += [json.dumps(header), checkpoint.step, checkpoint.usage.model_dump_json(), checkpoint.cost_usd]
+        where, where_params = ("lease_owner = ?", [owner]) if owner else ("1 = 1", [])
+
+        def save(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND {where}",
+                               (*params, task_id, *where_params))
+            if cur.rowcount == 0:
+                task = read_task(conn, task_id)
+                raise ConflictError(f"task {task_id} is leased by {task.lease_owner}, not {owner}")
+            if rows:
+                conn.executemany("INSERT OR REPLACE INTO events (task_id, seq, type, data) VALUES (?,?,?,?)",
+                                 [(task_id, r.seq, r.type, r.data) for r in rows])
+            if new_messages:
+                conn.executemany("INSERT OR REPLACE INTO messages (task_id, idx, message) VALUES (?,?,?)",
+                                 new_messages)
+
+        await self._run(self._write, save)
+
+    async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
+        def read() -> list[StoredEvent]:
+            rows = self._conn().execute(
+                "SELECT seq, type, data FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (task_id, after, limit),
+            ).fetchall()
+            return [StoredEvent(r[0], r[1], r[2]) for r in rows]
+
+        return await self._run(read)
+
+    async def last_seq(self, task_id: str) -> int:
+        def read() -> int:
+            row = self._conn().execute("SELECT MAX(seq) FROM events WHERE task_id = ?", (task_id,)).fetchone()
+            return int(row[0] or 0)
+
+        return await self._run(read)
+
+    async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
+        def read() -> Checkpoint | None:
+            conn = self._conn()
+            row = conn.execute("SELECT checkpoint FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"task {task_id!r} not found")
+            if row[0] is None:
+                return None
+            header = json.loads(row[0])
+            msgs = conn.execute(
+                "SELECT message FROM messages WHERE task_id = ? AND idx < ? ORDER BY idx", (task_id, header["count"])
+            ).fetchall()
+            return checkpoint_from_header(header, [json.loads(m[0]) for m in msgs])
+
+        return await self._run(read)

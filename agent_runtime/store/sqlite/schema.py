@@ -1,0 +1,88 @@
+"""The SQLite schema and the conversions between its rows and the store's records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection
+from typing import Any
+
+from agent_runtime.errors import NotFoundError
+from agent_runtime.events import Usage
+from agent_runtime.store.base import ApprovalRecord, TaskRecord
+
+# Shared by the task store and the session-only memory, so both read each other's files.
+SESSION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS session_messages (
+    session_id TEXT NOT NULL, idx INTEGER NOT NULL, message TEXT NOT NULL, PRIMARY KEY (session_id, idx)
+);
+"""
+
+STORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, agent TEXT NOT NULL, state TEXT NOT NULL, input TEXT NOT NULL,
+    session_id TEXT, metadata TEXT NOT NULL, limits TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL,
+    answer TEXT, error TEXT, stop_reason TEXT, steps INTEGER NOT NULL DEFAULT 0,
+    usage TEXT NOT NULL DEFAULT '{}', cost_usd REAL NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_active ON tasks (state, agent);
+CREATE TABLE IF NOT EXISTS events (
+    task_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    task_id TEXT NOT NULL, idx INTEGER NOT NULL, message TEXT NOT NULL, PRIMARY KEY (task_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS approvals (
+    task_id TEXT NOT NULL, call_id TEXT NOT NULL, tool TEXT NOT NULL, arguments TEXT NOT NULL,
+    step INTEGER NOT NULL, deadline REAL NOT NULL, requested_at REAL NOT NULL, status TEXT NOT NULL,
+    reason TEXT, decided_by TEXT, decided_at REAL, PRIMARY KEY (task_id, call_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope_key TEXT PRIMARY KEY, task_id TEXT NOT NULL, body_hash TEXT NOT NULL, created_at REAL NOT NULL
+);
+""" + SESSION_SCHEMA
+
+TASK_COLUMNS = (
+    "task_id, agent, state, input, session_id, metadata, limits, created_at, updated_at, started_at, "
+    "finished_at, answer, error, stop_reason, steps, usage, cost_usd, last_seq, cancel_requested, attempts, "
+    "lease_owner, lease_until"
+)
+
+
+def task_from_row(row: sqlite3.Row) -> TaskRecord:
+    """A `TaskRecord` from a row selected with `TASK_COLUMNS`."""
+    return TaskRecord(
+        task_id=row["task_id"], agent=row["agent"], input=row["input"], state=row["state"],
+        session_id=row["session_id"], metadata=json.loads(row["metadata"]), limits=json.loads(row["limits"]),
+        created_at=row["created_at"], updated_at=row["updated_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], answer=row["answer"], error=row["error"], stop_reason=row["stop_reason"],
+        steps=row["steps"], usage=Usage.model_validate_json(row["usage"]), cost_usd=row["cost_usd"],
+        last_seq=row["last_seq"], cancel_requested=bool(row["cancel_requested"]), attempts=row["attempts"],
+        lease_owner=row["lease_owner"], lease_until=row["lease_until"],
+    )
+
+
+def read_task(conn: sqlite3.Connection, task_id: str) -> TaskRecord:
+    """The task as `conn` sees it (inside its transaction, if any), or `NotFoundError`."""
+    row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"task {task_id!r} not found")
+    return task_from_row(row)
+
+
+def approval_from_row(row: sqlite3.Row) -> ApprovalRecord:
+    """An `ApprovalRecord` from a row of the approvals table."""
+    return ApprovalRecord(
+        task_id=row["task_id"], call_id=row["call_id"], tool=row["tool"], arguments=json.loads(row["arguments"]),
+        step=row["step"], deadline=row["deadline"], requested_at=row["requested_at"], status=row["status"],
+        reason=row["reason"], decided_by=row["decided_by"], decided_at=row["decided_at"],
+    )
+
+
+def marks(values: Collection[Any]) -> str:
+    """As many `?` placeholders as values, for an `IN (...)` list."""
+    return ",".join("?" * len(values))

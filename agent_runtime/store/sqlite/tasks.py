@@ -1,0 +1,168 @@
+"""Tasks and their leases in SQLite: conditional `UPDATE ... WHERE` writes, idempotent creation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from agent_runtime.errors import ConflictError
+from agent_runtime.events import TerminalEvent
+from agent_runtime.store.base import (
+    ACTIVE_STATES,
+    IDEMPOTENCY_RETENTION_S,
+    TaskRecord,
+    TaskState,
+    claim_conflict,
+    event_row,
+    now,
+    terminal_fields,
+)
+from agent_runtime.store.sqlite.connection import SQLiteConnections
+from agent_runtime.store.sqlite.schema import TASK_COLUMNS, marks, read_task, task_from_row
+
+
+class SQLiteTasks(SQLiteConnections):
+    """The task half of the `Store` protocol over SQLite."""
+
+    async def create_task(
+        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
+    ) -> tuple[TaskRecord, bool]:
+        def create(conn: sqlite3.Connection) -> tuple[TaskRecord, bool]:
+            if idempotency_key is not None:
+                scope = f"{task.agent}#{idempotency_key}"
+                row = conn.execute(
+                    "SELECT task_id, body_hash FROM idempotency WHERE scope_key = ? AND created_at >= ?",
+                    (scope, now() - IDEMPOTENCY_RETENTION_S),
+                ).fetchone()
+                if row is not None:
+                    if row["body_hash"] != body_hash:
+                        raise ConflictError("the Idempotency-Key was already used with a different request body")
+                    return read_task(conn, row["task_id"]), False
+                conn.execute(
+                    "INSERT OR REPLACE INTO idempotency (scope_key, task_id, body_hash, created_at) VALUES (?,?,?,?)",
+                    (scope, task.task_id, body_hash or "", now()),
+                )
+            t = now()
+            task.created_at = task.created_at or t
+            task.updated_at = t
+            conn.execute(
+                "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
+                "updated_at, usage) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (task.task_id, task.agent, task.state, task.input, task.session_id, json.dumps(task.metadata),
+                 json.dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json()),
+            )
+            return task, True
+
+        try:
+            return await self._run(self._write, create)
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"task {task.task_id!r} already exists") from None
+
+    async def get_task(self, task_id: str) -> TaskRecord:
+        return await self._run(lambda: read_task(self._conn(), task_id))
+
+    def _conditional(
+        self, task_id: str, sets: str, params: Sequence[Any], where: str, where_params: Sequence[Any],
+        explain: Callable[[TaskRecord], str],
+    ) -> TaskRecord:
+        """Update the task if `where` holds; otherwise `ConflictError` with `explain(task)`."""
+
+        def update(conn: sqlite3.Connection) -> TaskRecord:
+            cur = conn.execute(
+                f"UPDATE tasks SET {sets}, updated_at = ? WHERE task_id = ? AND ({where})",
+                (*params, now(), task_id, *where_params),
+            )
+            task = read_task(conn, task_id)  # NotFoundError when missing
+            if cur.rowcount == 0:
+                raise ConflictError(explain(task))
+            return task
+
+        return self._write(update)
+
+    async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
+        t = now()
+        return await self._run(
+            self._conditional, task_id,
+            "state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+            "started_at = COALESCE(started_at, ?)",
+            (owner, t + lease_s, t),
+            f"state IN ({marks(ACTIVE_STATES)}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+            (*sorted(ACTIVE_STATES), owner, t),
+            lambda task: claim_conflict(task),
+        )
+
+    async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
+        return await self._run(
+            self._conditional, task_id, "lease_until = ?", (now() + lease_s,),
+            f"lease_owner = ? AND state IN ({marks(ACTIVE_STATES)})", (owner, *sorted(ACTIVE_STATES)),
+            lambda task: f"lease on task {task_id} lost (state {task.state}, owner {task.lease_owner})",
+        )
+
+    async def release_lease(self, task_id: str, *, owner: str, refund_attempt: bool = False) -> None:
+        def release(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = 0, attempts = MAX(0, attempts - ?) "
+                "WHERE task_id = ? AND lease_owner = ?",
+                (1 if refund_attempt else 0, task_id, owner),
+            )
+
+        await self._run(self._write, release)
+
+    async def set_state(self, task_id: str, state: TaskState, *, from_states: Collection[str]) -> TaskRecord:
+        states = sorted(from_states)
+        return await self._run(
+            self._conditional, task_id, "state = ?", (state,), f"state IN ({marks(states)})", states,
+            lambda task: f"task {task_id} is {task.state}, not {' or '.join(states)}",
+        )
+
+    async def request_cancel(self, task_id: str) -> TaskRecord:
+        return await self._run(
+            self._conditional, task_id, "cancel_requested = 1", (),
+            f"state IN ({marks(ACTIVE_STATES)})", sorted(ACTIVE_STATES),
+            lambda task: f"task {task_id} already {task.state}",
+        )
+
+    async def finish_task(
+        self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
+        from_states: Collection[str] = ACTIVE_STATES,
+    ) -> TaskRecord:
+        f = terminal_fields(event)
+        row = event_row(event)
+        states = sorted(from_states)
+        where = f"state IN ({marks(states)})" + (" AND lease_owner = ?" if owner else "")
+        where_params = [*states, *([owner] if owner else [])]
+
+        def finish(conn: sqlite3.Connection) -> TaskRecord:
+            cur = conn.execute(
+                f"UPDATE tasks SET state = ?, answer = ?, error = ?, stop_reason = ?, steps = ?, usage = ?, "
+                f"cost_usd = ?, last_seq = ?, finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = 0 "
+                f"WHERE task_id = ? AND ({where})",
+                (f["state"], f["answer"], f["error"], f["stop_reason"], f["steps"], f["usage"].model_dump_json(),
+                 f["cost_usd"], f["last_seq"], f["finished_at"], now(), task_id, *where_params),
+            )
+            task = read_task(conn, task_id)
+            if cur.rowcount == 0:
+                raise ConflictError(f"task {task_id} is {task.state}; it cannot become {f['state']}")
+            try:
+                conn.execute("INSERT INTO events (task_id, seq, type, data) VALUES (?,?,?,?)",
+                             (task_id, row.seq, row.type, row.data))
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"event {row.seq} of task {task_id} already exists") from None
+            return task
+
+        return await self._run(self._write, finish)
+
+    async def active_tasks(self, agents: Collection[str]) -> list[TaskRecord]:
+        states, names = sorted(ACTIVE_STATES), sorted(agents)
+
+        def active() -> list[TaskRecord]:
+            rows = self._conn().execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE state IN ({marks(states)}) "
+                f"AND agent IN ({marks(names)}) ORDER BY created_at",
+                (*states, *names),
+            ).fetchall()
+            return [task_from_row(r) for r in rows]
+
+        return await self._run(active)
