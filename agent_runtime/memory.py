@@ -1,18 +1,15 @@
 """Conversation memory per session, and the token window sent to the model.
 
 `Memory` keeps finished tasks' conversations per session id so a follow-up task
-sees earlier turns. `ContextWindow` trims what is sent to the model to a token
-budget, keeping tool calls together with their results; it does work
-proportional to what is new in each step, not to the whole conversation.
+sees earlier turns; `InMemoryMemory` is the process-local one, the durable ones live
+with the stores (`agent_runtime.store.sqlite.SQLiteSessionMemory` for `run --session`,
+and both task stores). `ContextWindow` trims what is sent to the model to a token
+budget, keeping tool calls together with their results; it does work proportional
+to what is new in each step, not to the whole conversation.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sqlite3
-import threading
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from agent_runtime.models.base import Message
@@ -20,6 +17,8 @@ from agent_runtime.models.base import Message
 
 @runtime_checkable
 class Memory(Protocol):
+    """Where a session's earlier turns are kept between its tasks."""
+
     async def load(self, session_id: str) -> list[Message]:
         """The session's earlier messages (without system prompts), oldest first."""
         ...
@@ -40,55 +39,6 @@ class InMemoryMemory:
 
     async def append(self, session_id: str, messages: list[Message]) -> None:
         self._sessions.setdefault(session_id, []).extend(messages)
-
-
-class SQLiteMemory:
-    """Session memory in a SQLite file: survives restarts of the CLI or the local server."""
-
-    def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS session_messages ("
-            " session_id TEXT NOT NULL, idx INTEGER NOT NULL, message TEXT NOT NULL,"
-            " PRIMARY KEY (session_id, idx))"
-        )
-
-    def _load(self, session_id: str) -> list[Message]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT message FROM session_messages WHERE session_id = ? ORDER BY idx", (session_id,)
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def _append(self, session_id: str, messages: list[Message]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                (start,) = self._conn.execute(
-                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM session_messages WHERE session_id = ?", (session_id,)
-                ).fetchone()
-                self._conn.executemany(
-                    "INSERT INTO session_messages (session_id, idx, message) VALUES (?, ?, ?)",
-                    [(session_id, start + i, json.dumps(m)) for i, m in enumerate(messages)],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-
-    async def load(self, session_id: str) -> list[Message]:
-        return await asyncio.to_thread(self._load, session_id)
-
-    async def append(self, session_id: str, messages: list[Message]) -> None:
-        await asyncio.to_thread(self._append, session_id, messages)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
 
 def estimate_tokens(message: Message) -> int:
