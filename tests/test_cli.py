@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from agent_runtime.cli import app
 from agent_runtime.events import TERMINAL_TYPES, parse_event
-from agent_runtime.memory import SQLiteMemory
+from agent_runtime.store.sqlite import SQLiteSessionMemory
 from lambda_tools.catalog import TOOL_NAMES
 from lambda_tools.search_documents.index import clear_cache
 
@@ -134,7 +134,7 @@ def test_session_turns_are_kept_in_sqlite_under_the_data_dir(docs: Path, data_di
         result = runner.invoke(app, ["run", "research", task, "--docs", str(docs), "--json", "--session", "s-1"])
         assert result.exit_code == 0
         assert events_of(result.stdout)[0]["session_id"] == "s-1"
-    history = asyncio.run(SQLiteMemory(data_dir / "sessions.sqlite3").load("s-1"))
+    history = asyncio.run(SQLiteSessionMemory(data_dir / "sessions.sqlite3").load("s-1"))
     assert [m["content"] for m in history if m["role"] == "user"] == ["How do asyncio tasks work?", "And blocking code?"]
 
 
