@@ -110,3 +110,12 @@ def test_github_slug() -> None:
     assert github_slug("Clients of the task API: `serve`, `submit`") == "clients-of-the-task-api-serve-submit"
     assert github_slug("`fetch_document` and SSRF") == "fetch_document-and-ssrf"
     assert github_slug("Event stream (SSE)") == "event-stream-sse"
+
+
+def test_every_cdk_setting_has_a_meaning() -> None:
+    import stacks.settings
+
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    described = set(re.findall(r"^\| `([a-z_0-9]+)` \| ", text.split("What each key means", 1)[-1], re.MULTILINE))
+    missing = sorted(set(generate._known_context_keys(stacks.settings)) - described)
+    assert not missing, f"docs/deploy.md: add a row to 'What each key means' for {', '.join(missing)}"
