@@ -14,7 +14,8 @@ from moto import mock_aws
 from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import ModelTurn, TaskCancelled, TaskFinished, TaskStarted, Usage
-from agent_runtime.store.base import ApprovalRecord, Store, TaskRecord, request_hash
+from agent_runtime.models.base import Message
+from agent_runtime.store.base import MAX_SESSION_MESSAGES, ApprovalRecord, Store, TaskRecord, request_hash
 from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.store.sqlite import SQLiteStore
 
@@ -207,3 +208,11 @@ async def test_session_memory_appends_in_order(store: Store) -> None:
     await store.append("s", [{"role": "user", "content": "c"}])
     assert [m["content"] for m in await store.load("s")] == ["a", "b", "c"]
     assert await store.load("other") == []
+
+
+async def test_a_long_session_loads_its_latest_messages_from_a_user_message(store: Store) -> None:
+    turn: list[Message] = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
+                           {"role": "tool", "tool_call_id": "c", "content": "r"}]
+    await store.append("s", turn * (MAX_SESSION_MESSAGES // len(turn) + 1))
+    history = await store.load("s")
+    assert history[0]["role"] == "user" and len(history) == MAX_SESSION_MESSAGES - 1

@@ -20,7 +20,7 @@ class DynamoSessions(DynamoTable):
         def read() -> list[Message]:
             items = self._query_all(
                 KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": s(f"SESSION#{session_id}")},
-                ScanIndexForward=False, Limit=MAX_SESSION_MESSAGES, ConsistentRead=True,
+                ScanIndexForward=False, Limit=MAX_SESSION_MESSAGES + 1, ConsistentRead=True,
             )
             return trim_session([json.loads(i["data"]["S"]) for i in reversed(items)])
 

@@ -26,7 +26,7 @@ class SQLiteSessions(SQLiteConnections):
             rows = self._conn().execute(
                 "SELECT message FROM (SELECT idx, message FROM session_messages WHERE session_id = ? "
                 "ORDER BY idx DESC LIMIT ?) ORDER BY idx",
-                (session_id, MAX_SESSION_MESSAGES),
+                (session_id, MAX_SESSION_MESSAGES + 1),
             ).fetchall()
             return trim_session([json.loads(r[0]) for r in rows])
 
