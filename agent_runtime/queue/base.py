@@ -24,9 +24,12 @@ class QueueMessage:
 
 @runtime_checkable
 class TaskQueue(Protocol):
+    """Hands task ids from the API to the workers, at least once."""
+
     visibility_s: float  # how long a received message stays hidden unless extended
 
     async def send(self, task_id: str, agent: str) -> None:
+        """Enqueue the task for the agent's workers."""
         ...
 
     async def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
@@ -50,4 +53,5 @@ class TaskQueue(Protocol):
         ...
 
     async def close(self) -> None:
+        """Release the queue's connections; no call may follow."""
         ...

@@ -99,6 +99,7 @@ class StoredEvent:
 
 
 def event_row(event: Event) -> StoredEvent:
+    """The event as both stores keep it: seq, type and its JSON text."""
     return StoredEvent(event.seq, event.type, event.model_dump_json())
 
 
@@ -135,6 +136,7 @@ def trim_session(messages: list[Message]) -> list[Message]:
 
 
 def now() -> float:
+    """The wall clock the stores stamp records with (seconds since the epoch)."""
     return time.time()
 
 
@@ -147,16 +149,19 @@ def checkpoint_header(cp: Checkpoint) -> dict[str, Any]:
 
 
 def checkpoint_from_header(header: dict[str, Any], messages: list[Message]) -> Checkpoint:
+    """The checkpoint again, from its stored header and its `count` messages."""
     return Checkpoint.from_dict({**header, "messages": messages})
 
 
 def claim_conflict(task: TaskRecord) -> str:
+    """Why a claim of the task lost: it ended, or another worker holds a live lease."""
     if task.terminal:
         return f"task {task.task_id} already {task.state}"
     return f"task {task.task_id} is being run by {task.lease_owner} (lease until {task.lease_until:.0f})"
 
 
 def decide_conflict(record: ApprovalRecord) -> str:
+    """Why a decision on the approval lost: it was decided already, or its deadline passed."""
     if record.status != "pending":
         return f"approval {record.call_id} was already {record.status} by {record.decided_by}"
     return f"approval {record.call_id} expired: its deadline passed"
@@ -232,6 +237,7 @@ class Store(Protocol):
         ...
 
     async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
+        """The task's latest checkpoint (None before its first), or `NotFoundError`."""
         ...
 
     # -- approvals -------------------------------------------------------------
@@ -242,9 +248,11 @@ class Store(Protocol):
         ...
 
     async def get_approval(self, task_id: str, call_id: str) -> ApprovalRecord:
+        """The approval of one tool call, or `NotFoundError`."""
         ...
 
     async def list_approvals(self, task_id: str, *, pending_only: bool = False) -> list[ApprovalRecord]:
+        """The task's approvals in the order they were requested."""
         ...
 
     async def decide_approval(
@@ -257,10 +265,13 @@ class Store(Protocol):
     # -- session memory (the loop's Memory protocol) ----------------------------
 
     async def load(self, session_id: str) -> list[Message]:
+        """The session's latest messages, trimmed by `trim_session`, oldest first."""
         ...
 
     async def append(self, session_id: str, messages: list[Message]) -> None:
+        """Add a finished task's messages after the session's last one."""
         ...
 
     async def close(self) -> None:
+        """Finish queued calls and release connections; no call may follow."""
         ...
