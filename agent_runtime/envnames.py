@@ -23,6 +23,8 @@ LLM_SECRET = PREFIX + "LLM_SECRET"  # Secrets Manager secret id holding the LLM 
 TOOL_FUNCTIONS = PREFIX + "TOOL_FUNCTIONS"  # JSON object {tool_name: function name or ARN}
 WORKER_CONCURRENCY = PREFIX + "WORKER_CONCURRENCY"
 APPROVAL_TIMEOUT_POLICY = PREFIX + "APPROVAL_TIMEOUT_POLICY"  # deny (default) | approve
+QUEUE_VISIBILITY_S = PREFIX + "QUEUE_VISIBILITY_S"  # seconds a received task message stays hidden (SQS)
+MAX_ATTEMPTS = PREFIX + "MAX_ATTEMPTS"  # attempts at a task before the worker fails it
 # Clients of the task API (`agent-platform submit/watch`). Not AGENT_PLATFORM_API_KEY: that name is
 # already the LLM endpoint's key (see settings.Settings.api_key).
 URL = PREFIX + "URL"  # base URL of the task API, e.g. https://agents.example.com

@@ -75,7 +75,7 @@ def build_queue(settings: Settings) -> TaskQueue:
             raise ConfigurationError("AGENT_PLATFORM_QUEUE_URL is required with AGENT_PLATFORM_QUEUE=sqs")
         from agent_runtime.queue.sqs import SqsQueue
 
-        return SqsQueue(settings.queue_url, visibility_s=300.0)
+        return SqsQueue(settings.queue_url, visibility_s=settings.queue_visibility_s)
     return LocalQueue()
 
 
@@ -143,7 +143,6 @@ def create_platform(
     heartbeat_s: float = 15.0,
     poll_s: float = 1.0,
     lease_s: float = 120.0,
-    max_attempts: int = 3,
 ) -> Platform:
     """Build store, queue, worker and app from settings (factories and timings injectable for tests)."""
     settings = settings or load_settings()
@@ -157,7 +156,7 @@ def create_platform(
     worker = Worker(
         store=store, queue=queue, runtimes=runtimes, notifier=notifier, concurrency=settings.worker_concurrency,
         lease_s=lease_s, poll_s=poll_s, receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
-        max_attempts=max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
+        max_attempts=settings.max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
         emit_metrics=settings.store == "dynamodb",
     )
 

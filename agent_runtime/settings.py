@@ -15,6 +15,22 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_runtime import envnames as env
+from agent_runtime.limits import ApprovalTimeoutPolicy
+
+# Queue defaults, written once: the CDK stacks deploy the same values (stacks.settings) and pass what
+# they deploy back in through the environment, so the queue and its workers cannot disagree.
+DEFAULT_QUEUE_VISIBILITY_S = 300  # a dead worker's task is picked up again after at most this long
+MAX_QUEUE_VISIBILITY_S = 12 * 3600  # SQS's limit
+DEFAULT_MAX_ATTEMPTS = 3
+# Receives of a task's message beyond its attempts before SQS dead-letters it: one to see that the last
+# attempt ended, so the worker fails the task with its reason (and dead-letters the message itself), and
+# one spare for a delivery put back because another worker still held the task's lease.
+RECEIVES_BEYOND_ATTEMPTS = 2
+
+
+def attempts_within(max_receive_count: int) -> int:
+    """Attempts a worker may make at a task whose queue dead-letters after `max_receive_count` receives."""
+    return max_receive_count - RECEIVES_BEYOND_ATTEMPTS
 
 
 def _default_data_dir() -> Path:
@@ -57,9 +73,14 @@ class Settings(BaseSettings):
     documents_bucket: str | None = None
     reports_bucket: str | None = None
     worker_concurrency: int = Field(64, ge=1, le=10_000)
-    approval_timeout_policy: Literal["deny", "approve"] = Field(
+    approval_timeout_policy: ApprovalTimeoutPolicy = Field(
         "deny", description="what a sensitive call's approval becomes when nobody decides before its deadline"
     )
+    queue_visibility_s: int = Field(DEFAULT_QUEUE_VISIBILITY_S, ge=1, le=MAX_QUEUE_VISIBILITY_S,
+                                    description="seconds a received task message stays hidden (SQS); "
+                                    "the worker extends it while the task runs")
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1,
+                              description="attempts at a task (claims by a worker) before it is failed")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Clients of the task API (`agent-platform submit/watch/cancel`).

@@ -65,7 +65,8 @@ class AgentsStack(Stack):
         self.services: dict[str, AgentService] = {}
         for name, size in settings.agents.items():
             agent = AGENTS[name]
-            queue = AgentQueue(self, f"{name}Queue", max_receive_count=settings.max_receive_count)
+            queue = AgentQueue(self, f"{name}Queue", max_receive_count=settings.max_receive_count,
+                               visibility_s=settings.queue_visibility_s)
             service = AgentService(
                 self,
                 f"{name}Agent",

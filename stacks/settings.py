@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from agent_runtime.agents import AGENTS
+from agent_runtime.settings import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_QUEUE_VISIBILITY_S,
+    MAX_QUEUE_VISIBILITY_S,
+    RECEIVES_BEYOND_ATTEMPTS,
+    attempts_within,
+)
 
 # Fargate's valid CPU units -> allowed memory (MiB).
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
@@ -40,6 +47,11 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# SQS's redrive limit (up to 1000): by default it gives the workers the runtime's default attempts,
+# and it may not be so low that they get none (see `attempts_within`).
+DEFAULT_MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS + RECEIVES_BEYOND_ATTEMPTS
+MIN_MAX_RECEIVE_COUNT = 1 + RECEIVES_BEYOND_ATTEMPTS
+MIN_QUEUE_VISIBILITY_S = 30  # the worker extends a message's visibility every third of it
 # What a sensitive call's pending approval becomes at its deadline; the runtime's
 # `Settings.approval_timeout_policy` accepts exactly these (the infra tests check they agree).
 ApprovalTimeoutPolicy = Literal["deny", "approve"]
@@ -75,7 +87,8 @@ class PlatformSettings:
     nat_gateways: int = 1
     certificate_arn: str | None = None
     domain_name: str | None = None
-    max_receive_count: int = 5
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    queue_visibility_s: int = DEFAULT_QUEUE_VISIBILITY_S
     log_retention_days: int = 30
     model: str = "gpt-4o-mini"
     llm_base_url: str | None = None
@@ -90,6 +103,11 @@ class PlatformSettings:
     scale_cpu_percent: int = 60
     backlog_per_task: int = 20
     approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts the workers make at a task, so that they, not SQS, fail it with its reason."""
+        return attempts_within(self.max_receive_count)
 
 
 class _Reader:
@@ -227,10 +245,10 @@ def _agent_sizes(reader: _Reader) -> dict[str, AgentSize]:
 
 
 _KNOWN_KEYS = frozenset({
-    "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name", "max_receive_count", "log_retention_days", "model",
-    "llm_base_url", "log_level", "worker_concurrency", "image_uri", "container_architecture",
-    "powertools_layer_arn", "alarm_email", "retain_data", "alb_idle_timeout_s", "scale_cpu_percent",
-    "backlog_per_task", "approval_timeout_policy",
+    "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name",
+    "max_receive_count", "queue_visibility_s", "log_retention_days", "model", "llm_base_url", "log_level",
+    "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
+    "retain_data", "alb_idle_timeout_s", "scale_cpu_percent", "backlog_per_task", "approval_timeout_policy",
 })
 
 
@@ -254,7 +272,9 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
                               "expected an ACM certificate ARN like "
                               "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>"),
         domain_name=r.text("domain_name", None, _HOSTNAME, "expected a lowercase DNS name like api.example.com"),
-        max_receive_count=r.integer("max_receive_count", 5, 1, 1000),
+        max_receive_count=r.integer("max_receive_count", DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, 1000),
+        queue_visibility_s=r.integer("queue_visibility_s", DEFAULT_QUEUE_VISIBILITY_S, MIN_QUEUE_VISIBILITY_S,
+                                     MAX_QUEUE_VISIBILITY_S),
         log_retention_days=r.integer("log_retention_days", 30, 1, 3653),
         model=r.text("model", "gpt-4o-mini") or "gpt-4o-mini",
         llm_base_url=r.text("llm_base_url", None, re.compile(r"^https?://\S+$"), "expected an http(s) URL"),

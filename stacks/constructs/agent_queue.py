@@ -8,16 +8,16 @@ from constructs import Construct
 
 from stacks.nag import Waiver, suppress
 
-# How long a received task stays invisible before another worker may take it over; the
-# worker extends it (ChangeMessageVisibility) while the task runs, so a dead worker's task
-# is picked up again after at most this long.
-VISIBILITY_TIMEOUT = Duration.minutes(5)
-
 
 class AgentQueue(Construct):
-    """SQS-managed encryption and TLS only; a message received `max_receive_count` times goes to `dlq`."""
+    """SQS-managed encryption and TLS only; a message received `max_receive_count` times goes to `dlq`.
 
-    def __init__(self, scope: Construct, construct_id: str, *, max_receive_count: int) -> None:
+    `visibility_s` is how long a received task stays invisible before another worker may take it
+    over; the worker extends it (ChangeMessageVisibility) while the task runs, so a dead worker's
+    task is picked up again after at most this long.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, max_receive_count: int, visibility_s: int) -> None:
         super().__init__(scope, construct_id)
         self.dlq = sqs.Queue(
             self,
@@ -32,7 +32,7 @@ class AgentQueue(Construct):
             "Queue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=VISIBILITY_TIMEOUT,
+            visibility_timeout=Duration.seconds(visibility_s),
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=max_receive_count),
         )

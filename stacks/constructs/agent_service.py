@@ -32,6 +32,63 @@ _HEALTH_COMMAND = (
 )
 
 
+def runtime_platform(settings: PlatformSettings) -> ecs.RuntimePlatform:
+    """Linux on the CPU architecture the image is built for."""
+    arm64 = settings.container_arm64
+    return ecs.RuntimePlatform(
+        cpu_architecture=ecs.CpuArchitecture.ARM64 if arm64 else ecs.CpuArchitecture.X86_64,
+        operating_system_family=ecs.OperatingSystemFamily.LINUX,
+    )
+
+
+def container_environment(
+    *,
+    agent: AgentSpec,
+    settings: PlatformSettings,
+    table_name: str,
+    queue_url: str,
+    documents_bucket: str,
+    secrets: PlatformSecrets,
+    tool_functions_json: str,
+) -> dict[str, str]:
+    """What the runtime reads (`agent_runtime.settings.Settings`), by the names in `agent_runtime.envnames`."""
+    environment = {
+        env.AGENT_NAME: agent.name,
+        env.STORE: "dynamodb",
+        env.QUEUE: "sqs",
+        env.TABLE_NAME: table_name,
+        env.QUEUE_URL: queue_url,
+        env.API_KEYS_SECRET: secrets.api_keys_name,
+        env.LLM_SECRET: secrets.llm_api_key_name,
+        env.TOOL_FUNCTIONS: tool_functions_json,
+        env.MODEL: settings.model,
+        env.DOCUMENTS_BUCKET: documents_bucket,
+        env.LOG_LEVEL: settings.log_level,
+        # As the Dockerfile sets it, for images given as image_uri too: the container user has no home.
+        env.DATA_DIR: CONTAINER_DATA_DIR,
+        env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
+        env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
+        # What the queue was deployed with: the worker receives with this visibility and fails a task
+        # after these attempts, before SQS's redrive policy would dead-letter it silently.
+        env.QUEUE_VISIBILITY_S: str(settings.queue_visibility_s),
+        env.MAX_ATTEMPTS: str(settings.max_attempts),
+    }
+    if settings.llm_base_url:
+        environment[env.OPENAI_BASE_URL] = settings.llm_base_url
+    return environment
+
+
+def health_check() -> ecs.HealthCheck:
+    """The container checks its own API with the image's own Python (a slim image has no curl)."""
+    return ecs.HealthCheck(
+        command=["CMD", "python", "-c", _HEALTH_COMMAND],
+        interval=Duration.seconds(15),
+        timeout=Duration.seconds(5),
+        start_period=Duration.seconds(30),
+        retries=3,
+    )
+
+
 class AgentService(Construct):
     """The Fargate service for `agent`.
 
@@ -65,36 +122,15 @@ class AgentService(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         TaskMetricFilters(self, "TaskMetrics", log_group=self.log_group)
         self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "Task",
-            cpu=size.cpu,
-            memory_limit_mib=size.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64 if settings.container_arm64 else ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, runtime_platform=runtime_platform(settings)
         )
-        environment = {
-            env.AGENT_NAME: agent.name,
-            env.STORE: "dynamodb",
-            env.QUEUE: "sqs",
-            env.TABLE_NAME: table.table_name,
-            env.QUEUE_URL: queue.queue.queue_url,
-            env.API_KEYS_SECRET: secrets.api_keys_name,
-            env.LLM_SECRET: secrets.llm_api_key_name,
-            env.TOOL_FUNCTIONS: Stack.of(self).to_json_string(
+        environment = container_environment(
+            agent=agent, settings=settings, table_name=table.table_name, queue_url=queue.queue.queue_url,
+            documents_bucket=documents.bucket_name, secrets=secrets,
+            tool_functions_json=Stack.of(self).to_json_string(
                 {name: fn.function_name for name, fn in sorted(tool_functions.items())}
             ),
-            env.MODEL: settings.model,
-            env.DOCUMENTS_BUCKET: documents.bucket_name,
-            env.LOG_LEVEL: settings.log_level,
-            # As the Dockerfile sets it, for images given as image_uri too: the container user has no home.
-            env.DATA_DIR: CONTAINER_DATA_DIR,
-            env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
-            env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
-        }
-        if settings.llm_base_url:
-            environment[env.OPENAI_BASE_URL] = settings.llm_base_url
+        )
         self.container = self.task_definition.add_container(
             "agent",
             image=image,
@@ -103,13 +139,7 @@ class AgentService(Construct):
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=agent.name, log_group=self.log_group, mode=ecs.AwsLogDriverMode.NON_BLOCKING
             ),
-            health_check=ecs.HealthCheck(
-                command=["CMD", "python", "-c", _HEALTH_COMMAND],
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                start_period=Duration.seconds(30),
-                retries=3,
-            ),
+            health_check=health_check(),
             # Time for the worker to checkpoint and release its messages after SIGTERM.
             stop_timeout=Duration.seconds(120),
         )
@@ -127,6 +157,12 @@ class AgentService(Construct):
             health_check_grace_period=Duration.seconds(60),
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
+        self._waive()
+        self._grant(queue, table, documents, secrets, tool_functions)
+        self.scaling = self._scale(size, settings, cluster, queue)
+
+    def _waive(self) -> None:
+        """The cdk-nag findings this service accepts, each with its reason."""
         suppress(self.task_definition, Waiver(
             "AwsSolutions-ECS2",
             "The environment holds only non-secret configuration (resource names, model id, log level); "
@@ -137,8 +173,6 @@ class AgentService(Construct):
                 "ecr:GetAuthorizationToken supports no resource-level permissions; image pulls and log writes "
                 "are scoped to the image repository and this agent's log group.",
                 applies_to=("Resource::*",)))
-        self._grant(queue, table, documents, secrets, tool_functions)
-        self.scaling = self._scale(size, settings, cluster, queue)
 
     def _grant(self, queue: AgentQueue, table: dynamodb.ITable, documents: s3.IBucket,
                secrets: PlatformSecrets, tool_functions: Mapping[str, lambda_.IFunction]) -> None:

@@ -29,7 +29,7 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 @pytest.fixture(scope="session")
 def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     """The other branches at once: HTTPS with a certificate, no NAT gateway, a prebuilt ECR image,
-    approvals that time out to "approve"."""
+    approvals that time out to "approve", a queue visibility and redrive limit of its own."""
     yield synthesize(tmp_path_factory.mktemp("cdk-variant"), certificate_arn=CERT_ARN, nat_gateways=0,
                      image_uri=IMAGE_URI, domain_name="agents.example.com", alarm_email="ops@example.com",
-                     approval_timeout_policy="approve")
+                     approval_timeout_policy="approve", queue_visibility_s=600, max_receive_count=8)

@@ -10,7 +10,7 @@ import pytest
 
 from agent_runtime import envnames as env
 from agent_runtime.agents import AGENTS
-from agent_runtime.settings import Settings
+from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_VISIBILITY_S, Settings
 from stacks.tools_stack import tool_function_name
 
 from .support import Synth
@@ -61,6 +61,41 @@ def test_a_queue_and_a_dead_letter_queue_per_agent(default_synth: Synth) -> None
 def test_max_receive_count_comes_from_settings(default_synth: Synth) -> None:
     queues = default_synth.resources("Agents", "AWS::SQS::Queue").values()
     assert {q["Properties"]["RedrivePolicy"]["maxReceiveCount"] for q in queues if "RedrivePolicy" in q["Properties"]} == {5}
+
+
+def _task_queue(s: Synth, agent: str) -> dict[str, Any]:
+    (found,) = [r["Properties"] for lid, r in s.resources("Agents", "AWS::SQS::Queue").items()
+                if s.path_of("Agents", lid) == f"{s.stack_name('Agents')}/{agent}Queue/Queue/Resource"]
+    return found
+
+
+def test_queue_visibility_is_the_runtime_default(default_synth: Synth) -> None:
+    assert {_task_queue(default_synth, a)["VisibilityTimeout"] for a in NAMES} == {DEFAULT_QUEUE_VISIBILITY_S}
+
+
+@pytest.mark.parametrize(("which", "visibility", "max_receive_count", "attempts"), [
+    ("default_synth", DEFAULT_QUEUE_VISIBILITY_S, 5, DEFAULT_MAX_ATTEMPTS), ("variant_synth", 600, 8, 6)])
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_is_told_the_visibility_and_attempts_of_its_queue(
+    request: pytest.FixtureRequest, which: str, agent: str, visibility: int, max_receive_count: int, attempts: int
+) -> None:
+    """The worker receives with the queue's visibility and gives up (failing the task with its reason)
+    two receives before SQS would move the message to the dead-letter queue without a word."""
+    synth: Synth = request.getfixturevalue(which)
+    queue, variables = _task_queue(synth, agent), _env(synth, agent)
+    assert (queue["VisibilityTimeout"], queue["RedrivePolicy"]["maxReceiveCount"],
+            variables[env.QUEUE_VISIBILITY_S], variables[env.MAX_ATTEMPTS]) == (
+        visibility, max_receive_count, str(visibility), str(attempts))
+
+
+def test_runtime_reads_the_visibility_and_attempts_the_stack_sets(
+    variant_synth: Synth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variables = _env(variant_synth, "research")
+    for name in (env.QUEUE_VISIBILITY_S, env.MAX_ATTEMPTS):
+        monkeypatch.setenv(name, variables[name])
+    settings = Settings()
+    assert (settings.queue_visibility_s, settings.max_attempts) == (600, 6)
 
 
 def test_queues_are_encrypted(default_synth: Synth) -> None:

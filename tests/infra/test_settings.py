@@ -11,7 +11,7 @@ from typing import get_args
 import pytest
 
 from agent_runtime.agents import AGENTS
-from agent_runtime.settings import Settings
+from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_VISIBILITY_S, Settings
 from stacks.settings import APPROVAL_TIMEOUT_POLICIES, AgentSize, SettingsError, load_settings
 
 from .support import CDK_JSON_CONTEXT, CERT_ARN, REPO
@@ -118,3 +118,27 @@ def test_bad_approval_timeout_policy_is_explained() -> None:
 
 def test_approval_timeout_policies_are_the_ones_the_runtime_accepts() -> None:
     assert set(APPROVAL_TIMEOUT_POLICIES) == set(get_args(Settings.model_fields["approval_timeout_policy"].annotation))
+
+
+def test_queue_defaults_are_the_runtime_defaults() -> None:
+    settings = load_settings({})
+    assert (settings.queue_visibility_s, settings.max_attempts) == (DEFAULT_QUEUE_VISIBILITY_S, DEFAULT_MAX_ATTEMPTS)
+    assert (Settings.model_fields["queue_visibility_s"].default, Settings.model_fields["max_attempts"].default) == (
+        DEFAULT_QUEUE_VISIBILITY_S, DEFAULT_MAX_ATTEMPTS)
+
+
+def test_redrive_leaves_the_workers_a_receive_to_fail_the_task_and_one_spare() -> None:
+    assert (load_settings({}).max_receive_count, load_settings({"max_receive_count": "9"}).max_attempts) == (5, 7)
+
+
+def test_cdk_json_does_not_restate_the_queue_defaults() -> None:
+    assert {"max_receive_count", "queue_visibility_s"} & set(CDK_JSON_CONTEXT) == set()
+
+
+def test_redrive_limit_that_leaves_the_workers_no_attempt_is_rejected() -> None:
+    assert problems(max_receive_count=2) == ["max_receive_count: expected a whole number from 3 to 1000, got 2"]
+
+
+def test_queue_visibility_beyond_what_sqs_allows_is_rejected() -> None:
+    assert problems(queue_visibility_s=43201) == [
+        "queue_visibility_s: expected a whole number from 30 to 43200, got 43201"]
