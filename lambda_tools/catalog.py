@@ -16,12 +16,17 @@ from lambda_tools.extract_entities import tool as extract_entities
 from lambda_tools.fetch_document import tool as fetch_document
 from lambda_tools.publish_report import tool as publish_report
 from lambda_tools.search_documents import tool as search_documents
-from lambda_tools.spec import ToolSpec
+from lambda_tools.spec import ToolResource, ToolSpec
 from lambda_tools.summarize_document import tool as summarize_document
+
+# What the deployed functions may reach: every tool reads the corpus; publishing also writes reports
+# and notifies, which is why it is sensitive (a human approves each call).
+_CORPUS: frozenset[ToolResource] = frozenset({"documents:read"})
+_PUBLISHING: frozenset[ToolResource] = _CORPUS | {"reports:read", "reports:write", "reports_topic:publish"}
 
 
 def _entry(tool: ModuleType, input_model: type[BaseModel], *, timeout_s: int, memory_mb: int,
-           sensitive: bool = False) -> ToolSpec:
+           resources: frozenset[ToolResource], sensitive: bool = False) -> ToolSpec:
     """A catalog entry from its tool module (`lambda_tools.<name>.tool`: DESCRIPTION, OUTPUT, run)."""
     name = tool.__name__.split(".")[-2]
     return ToolSpec(
@@ -32,6 +37,7 @@ def _entry(tool: ModuleType, input_model: type[BaseModel], *, timeout_s: int, me
         handler=f"lambda_tools.{name}.handler.handler",
         output_description=tool.OUTPUT,
         sensitive=sensitive,
+        resources=resources,
         timeout_s=timeout_s,
         memory_mb=memory_mb,
     )
@@ -39,13 +45,15 @@ def _entry(tool: ModuleType, input_model: type[BaseModel], *, timeout_s: int, me
 
 CATALOG: tuple[ToolSpec, ...] = (
     # The index lives in memory; more memory also means more CPU.
-    _entry(search_documents, search_documents.SearchDocumentsInput, timeout_s=30, memory_mb=1024),
-    _entry(fetch_document, fetch_document.FetchDocumentInput, timeout_s=30, memory_mb=256),
-    _entry(summarize_document, summarize_document.SummarizeDocumentInput, timeout_s=30, memory_mb=512),
-    _entry(extract_entities, extract_entities.ExtractEntitiesInput, timeout_s=30, memory_mb=256),
-    _entry(classify_content, classify_content.ClassifyContentInput, timeout_s=15, memory_mb=256),
-    _entry(analyze_data, analyze_data.AnalyzeDataInput, timeout_s=60, memory_mb=512),
-    _entry(publish_report, publish_report.PublishReportInput, timeout_s=15, memory_mb=256, sensitive=True),
+    _entry(search_documents, search_documents.SearchDocumentsInput, timeout_s=30, memory_mb=1024, resources=_CORPUS),
+    _entry(fetch_document, fetch_document.FetchDocumentInput, timeout_s=30, memory_mb=256, resources=_CORPUS),
+    _entry(summarize_document, summarize_document.SummarizeDocumentInput, timeout_s=30, memory_mb=512,
+           resources=_CORPUS),
+    _entry(extract_entities, extract_entities.ExtractEntitiesInput, timeout_s=30, memory_mb=256, resources=_CORPUS),
+    _entry(classify_content, classify_content.ClassifyContentInput, timeout_s=15, memory_mb=256, resources=_CORPUS),
+    _entry(analyze_data, analyze_data.AnalyzeDataInput, timeout_s=60, memory_mb=512, resources=_CORPUS),
+    _entry(publish_report, publish_report.PublishReportInput, timeout_s=15, memory_mb=256, resources=_PUBLISHING,
+           sensitive=True),
 )
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in CATALOG}

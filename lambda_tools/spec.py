@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
+
+# What a tool function may reach besides its own logs; the tools stack grants each function exactly
+# the ones its catalog entry declares (and tells it their names), nothing more.
+ToolResource = Literal["documents:read", "reports:read", "reports:write", "reports_topic:publish"]
+TOOL_RESOURCES: tuple[ToolResource, ...] = get_args(ToolResource)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class ToolSpec:
     `run` is the pure function: it takes the validated input model and a context
     and returns a JSON-serialisable dict, raising `ToolFailure` (from
     `lambda_tools.common`) for failures the model should see. `handler` is the
-    dotted path of the Lambda handler (module path + ".handler").
+    dotted path of the Lambda handler (module path + ".handler"). `resources` is what
+    the deployed function may reach (see `ToolResource`).
     """
 
     name: str
@@ -50,6 +56,7 @@ class ToolSpec:
     handler: str
     output_description: str = ""
     sensitive: bool = False
+    resources: frozenset[ToolResource] = frozenset()
     timeout_s: int = 30
     memory_mb: int = 256
 

@@ -11,11 +11,25 @@ import pytest
 
 from lambda_tools import envnames
 from lambda_tools.catalog import CATALOG
+from lambda_tools.spec import TOOL_RESOURCES
 from stacks.tools_stack import tool_function_name
 
 from .support import Synth
 
 BY_NAME = {spec.name: spec for spec in CATALOG}
+_DATA = "AgentPlatformData"
+# What each resource a catalog entry may declare amounts to: the variable naming it, and the
+# (action, resource path) pairs its grant adds to the function's role.
+VARIABLES = {"documents:read": envnames.DOCUMENTS_BUCKET, "reports:read": envnames.REPORTS_BUCKET,
+             "reports:write": envnames.REPORTS_BUCKET, "reports_topic:publish": envnames.REPORTS_TOPIC_ARN}
+GRANTS = {
+    "documents:read": {("s3:ListBucket", f"{_DATA}/Documents/Bucket/Resource"),
+                       ("s3:GetObject", f"{_DATA}/Documents/Bucket/Resource/*")},
+    "reports:read": {("s3:ListBucket", f"{_DATA}/Reports/Bucket/Resource"),
+                     ("s3:GetObject", f"{_DATA}/Reports/Bucket/Resource/*")},
+    "reports:write": {("s3:PutObject", f"{_DATA}/Reports/Bucket/Resource/*")},
+    "reports_topic:publish": {("sns:Publish", f"{_DATA}/ReportsTopic/Topic/Resource")},
+}
 
 
 def _functions(s: Synth) -> dict[str, dict[str, Any]]:
@@ -35,6 +49,18 @@ def _role_actions(s: Synth, tool: str) -> set[str]:
                 if {"Ref": role} in p["Properties"]["Roles"]]
     return {a for p in policies for st in p["PolicyDocument"]["Statement"]
             for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+
+
+def _data_grants(s: Synth, tool: str) -> set[tuple[str, str]]:
+    """(action, resource path) pairs of the tool's role beyond its own logs and tracing."""
+    role = _functions(s)[tool]["Role"]["Fn::GetAtt"][0]
+    statements = [st for p in s.resources("Tools", "AWS::IAM::Policy").values()
+                  if {"Ref": role} in p["Properties"]["Roles"] for st in p["Properties"]["PolicyDocument"]["Statement"]]
+    return {(action, s.render(resource, s.stack_name("Tools"), "BucketName"))
+            for st in statements
+            for action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+            for resource in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+            if not action.startswith(("logs:", "xray:"))}
 
 
 def test_one_function_per_catalog_tool(default_synth: Synth) -> None:
@@ -91,6 +117,21 @@ def test_read_only_tools_may_only_read_the_corpus_and_log(default_synth: Synth) 
     actions = set().union(*(_role_actions(default_synth, s.name) for s in CATALOG if not s.sensitive))
     assert actions == {"s3:GetObject", "s3:ListBucket", "logs:CreateLogStream", "logs:PutLogEvents",
                        "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_every_declarable_resource_has_a_known_meaning() -> None:
+    assert set(VARIABLES) == set(GRANTS) == set(TOOL_RESOURCES)
+
+
+@pytest.mark.parametrize("tool", sorted(BY_NAME))
+def test_function_is_granted_exactly_the_resources_it_declares(default_synth: Synth, tool: str) -> None:
+    assert _data_grants(default_synth, tool) == set().union(*(GRANTS[r] for r in BY_NAME[tool].resources))
+
+
+@pytest.mark.parametrize("tool", sorted(BY_NAME))
+def test_function_is_told_exactly_the_resources_it_declares(default_synth: Synth, tool: str) -> None:
+    variables = set(_functions(default_synth)[tool]["Environment"]["Variables"]) & set(VARIABLES.values())
+    assert variables == {VARIABLES[r] for r in BY_NAME[tool].resources}
 
 
 def _asset_dir(s: Synth) -> Any:

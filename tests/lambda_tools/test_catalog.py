@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from agent_runtime.agents import AGENTS
 from lambda_tools.catalog import CATALOG, TOOL_NAMES, get_tool
+from lambda_tools.spec import TOOL_RESOURCES
 
 EXPECTED = ("search_documents", "fetch_document", "summarize_document", "extract_entities", "classify_content",
             "analyze_data", "publish_report")
@@ -48,6 +49,17 @@ def test_unknown_fields_are_refused(spec) -> None:
 
 def test_only_publishing_is_sensitive() -> None:
     assert [s.name for s in CATALOG if s.sensitive] == ["publish_report"]
+
+
+def test_tools_that_write_or_notify_are_sensitive() -> None:
+    """Reaching beyond reading means acting on the world, which a human approves call by call."""
+    acting = {"reports:write", "reports_topic:publish"}
+    assert [s.name for s in CATALOG if s.resources & acting] == [s.name for s in CATALOG if s.sensitive]
+
+
+@pytest.mark.parametrize("spec", CATALOG, ids=lambda s: s.name)
+def test_entry_declares_the_resources_it_reaches(spec) -> None:
+    assert "documents:read" in spec.resources and spec.resources <= set(TOOL_RESOURCES)
 
 
 def test_every_agent_tool_is_in_the_catalog() -> None:
