@@ -11,9 +11,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
 from agent_runtime.agents import AGENTS
+from agent_runtime.limits import APPROVAL_TIMEOUT_POLICIES, ApprovalTimeoutPolicy
 from agent_runtime.settings import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_QUEUE_VISIBILITY_S,
@@ -52,10 +53,6 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MAX_RECEIVE_COUNT = DEFAULT_MAX_ATTEMPTS + RECEIVES_BEYOND_ATTEMPTS
 MIN_MAX_RECEIVE_COUNT = 1 + RECEIVES_BEYOND_ATTEMPTS
 MIN_QUEUE_VISIBILITY_S = 30  # the worker extends a message's visibility every third of it
-# What a sensitive call's pending approval becomes at its deadline; the runtime's
-# `Settings.approval_timeout_policy` accepts exactly these (the infra tests check they agree).
-ApprovalTimeoutPolicy = Literal["deny", "approve"]
-APPROVAL_TIMEOUT_POLICIES: tuple[str, ...] = get_args(ApprovalTimeoutPolicy)
 
 
 class SettingsError(ValueError):
