@@ -25,6 +25,7 @@ run: install
 test: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
 
+# ruff and mypy are pinned in pyproject.toml's dev extras; mypy checks the packages listed in [tool.mypy].
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
