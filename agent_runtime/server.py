@@ -142,7 +142,7 @@ def create_platform(
     keys: KeySource | None = None,
     heartbeat_s: float = 15.0,
     poll_s: float = 1.0,
-    lease_s: float = 120.0,
+    lease_s: float | None = None,
 ) -> Platform:
     """Build store, queue, worker and app from settings (factories and timings injectable for tests)."""
     settings = settings or load_settings()
@@ -155,7 +155,7 @@ def create_platform(
     notifier = Notifier()
     worker = Worker(
         store=store, queue=queue, runtimes=runtimes, notifier=notifier, concurrency=settings.worker_concurrency,
-        lease_s=lease_s, poll_s=poll_s, receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
+        lease_s=lease_s if lease_s is not None else float(settings.queue_visibility_s), poll_s=poll_s, receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
         max_attempts=settings.max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
         emit_metrics=settings.store == "dynamodb",
     )

@@ -19,7 +19,10 @@ from agent_runtime.limits import ApprovalTimeoutPolicy
 
 # Queue defaults, written once: the CDK stacks deploy the same values (stacks.settings) and pass what
 # they deploy back in through the environment, so the queue and its workers cannot disagree.
-DEFAULT_QUEUE_VISIBILITY_S = 300  # a dead worker's task is picked up again after at most this long
+# A dead worker's task is picked up again after at most this long (the worker extends the message and
+# renews its lease every third of it while the task runs), so a crashed container leaves a user's task
+# frozen for at most ~40 s (this plus a long poll), not minutes.
+DEFAULT_QUEUE_VISIBILITY_S = 30
 MAX_QUEUE_VISIBILITY_S = 12 * 3600  # SQS's limit
 DEFAULT_MAX_ATTEMPTS = 3
 # Receives of a task's message beyond its attempts before SQS dead-letters it: one to see that the last
