@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
-from lambda_tools.common import NotFound, ToolFailure
+from lambda_tools.common import NotFound, Refused, ToolFailure
 
 TEXT_EXTENSIONS = (".md", ".markdown", ".txt")
 DATA_EXTENSIONS = (".csv", ".json")
@@ -26,6 +26,17 @@ INDEX_FILENAME = ".search-index.json"
 DEFAULT_INDEX_SUFFIX = "_index/search-index.json"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 _RECHECK_S = 2.0  # how often a folder corpus is re-checked for changes
+# What the corpus leaves out (not indexed, not uploaded, not served): folders starting with "." or "_"
+# (`_private/`, `_index/`, `.git/`) and hidden files. `is_left_out` applies the rule (the folder walk also
+# prunes those folders early, from the same prefixes).
+LEFT_OUT_FOLDER_PREFIXES = (".", "_")
+LEFT_OUT_FILE_PREFIXES = (".",)
+
+
+def is_left_out(relative: str) -> bool:
+    """True when a corpus-relative path (`a/b/c.md`) is one the corpus leaves out (hidden file, `.`/`_` folder)."""
+    *folders, name = relative.split("/")
+    return any(f.startswith(LEFT_OUT_FOLDER_PREFIXES) for f in folders) or name.startswith(LEFT_OUT_FILE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,9 @@ def _candidates(doc_id: str) -> list[tuple[str, str]]:
     """(base, extension) pairs a document id may name, in the order they are tried: the id as a file name
     when it ends in a known extension (`sales.csv`), then the id with each extension (`sales` -> `sales.md`...)."""
     _check_id(doc_id)
+    if is_left_out(doc_id):
+        raise Refused(f"document id {doc_id!r} names a folder the corpus leaves out (its name starts with "
+                      "'_' or '.'); use an id returned by search_documents")
     stem, ext = _split_id(doc_id)
     candidates = [(stem, ext)] if ext in ALL_EXTENSIONS else []
     return candidates + [(doc_id, e) for e in ALL_EXTENSIONS]
@@ -122,27 +136,38 @@ class FolderDocuments:
     def __repr__(self) -> str:
         return f"FolderDocuments({str(self.root)!r})"
 
-    def _files(self, extensions: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    def files(self, extensions: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+        """(relative path, path) of every file the corpus serves with one of `extensions`, sorted."""
         if not self.root.is_dir():
             raise ToolFailure(f"the document folder {str(self.root)!r} does not exist")
         for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(LEFT_OUT_FOLDER_PREFIXES))
             for name in sorted(filenames):
-                if name.startswith(".") or not name.lower().endswith(extensions):
-                    continue
                 path = Path(dirpath, name)
-                yield path.relative_to(self.root).as_posix(), path
+                relative = path.relative_to(self.root).as_posix()
+                if is_left_out(relative) or not name.lower().endswith(extensions) or not self._served(path):
+                    continue
+                yield relative, path
+
+    def _served(self, path: Path) -> bool:
+        """True when `path`, symlinks followed, stays inside the root and outside the left-out folders:
+        a link must not lend a corpus id to `/etc/passwd` or to a `_private/` file."""
+        resolved = path.resolve()
+        return resolved.is_relative_to(self.root) and not is_left_out(resolved.relative_to(self.root).as_posix())
 
     def get(self, doc_id: str) -> Document:
         for base, extension in _candidates(doc_id):
             path = self.root / (base + extension)
             if path.is_file():
+                if not self._served(path):
+                    raise Refused(f"document {doc_id!r} links outside the document folder or into a folder "
+                                  "the corpus leaves out; it is not served")
                 text = _decode(path.read_bytes(), doc_id)
                 return Document(id=base, title=title_of(text, base), text=text, extension=extension)
         raise NotFound(f"no document with id {doc_id!r}; search_documents lists the ids that exist")
 
     def iter_text_documents(self) -> Iterator[Document]:
-        for relative, path in self._files(TEXT_EXTENSIONS):
+        for relative, path in self.files(TEXT_EXTENSIONS):
             doc_id, ext = _split_id(relative)
             text = _decode(path.read_bytes(), relative)
             yield Document(id=doc_id, title=title_of(text, doc_id), text=text, extension=ext)
@@ -150,7 +175,7 @@ class FolderDocuments:
     def signature(self) -> str:
         """A digest of every searchable file's path, size and mtime (not throttled)."""
         digest = hashlib.sha256()
-        for relative, path in self._files(TEXT_EXTENSIONS):
+        for relative, path in self.files(TEXT_EXTENSIONS):
             stat = path.stat()
             digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()[:32]
@@ -202,10 +227,7 @@ class S3Documents:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
                 relative = item["Key"][len(self.prefix) :]
-                parts = relative.split("/")
-                if any(p.startswith((".", "_")) for p in parts[:-1]) or parts[-1].startswith("."):
-                    continue
-                if relative.lower().endswith(extensions):
+                if not is_left_out(relative) and relative.lower().endswith(extensions):
                     yield item["Key"]
 
     def get(self, doc_id: str) -> Document:
@@ -261,11 +283,20 @@ class ReportSink(Protocol):
         ...
 
 
+_KEY_PART_MAX = 120
+_KEY_PART_HEAD = 80
+_HASHED_TAIL = re.compile(r"-[0-9a-f]{32}$")
+
+
 def _safe_key_part(value: str) -> str:
+    """`value` as one safe path segment: kept as is when short and clean, else a readable head plus a hash
+    of the whole value. Distinct ids never share a key (cleaning or cutting alone would merge `a/b` with
+    `a_b`, or two long ids with the same first 120 characters) and the same id always gets the same key."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", value).strip("._") or "x"
-    if cleaned != value:  # keep distinct ids distinct after cleaning
-        cleaned = f"{cleaned[:80]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
-    return cleaned[:120]
+    # A clean id that already ends like a hashed key is hashed too, so it cannot pose as another id's key.
+    if cleaned == value and len(value) <= _KEY_PART_MAX and not _HASHED_TAIL.search(value):
+        return value
+    return f"{cleaned[:_KEY_PART_HEAD]}-{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 def report_key(task_id: str, call_id: str) -> str:

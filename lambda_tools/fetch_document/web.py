@@ -11,8 +11,10 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -99,23 +101,97 @@ def _check_url(url: str, resolver: Resolver, allow_hosts: Collection[str]) -> tu
     return scheme, host, port, path, addresses[0]
 
 
+class _Deadline:
+    """The fetch's total time budget, across connect, TLS, headers and body and every redirect hop.
+
+    Socket timeouts bound each read, not the total: a server that sends one byte every second never trips
+    them. So each blocking step gets the remaining budget as its timeout, and a watchdog timer shuts the
+    open socket when the budget runs out, which wakes any read blocked on it.
+    """
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds = seconds
+        self.url = url
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+
+    def error(self) -> ToolFailure:
+        """The one timeout error, whichever step ran out of time."""
+        return ToolFailure(f"fetching {self.url!r} timed out: no complete answer within {self.seconds:g} s")
+
+    def remaining(self) -> float:
+        """Seconds left, or the timeout error once none are."""
+        left = self.ends - time.monotonic()
+        if left <= 0 or self.expired:
+            self.expired = True
+            raise self.error()
+        return left
+
+    def track(self, sock: socket.socket) -> None:
+        """The socket now in use: the one the watchdog shuts, and the one `limit` sets."""
+        self._sock = sock
+        sock.settimeout(self.remaining())
+
+    def limit(self) -> None:
+        """Give the open socket the remaining budget as its per-operation timeout."""
+        left = self.remaining()
+        if self._sock is not None:
+            self._sock.settimeout(left)
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        """Shut the open socket if the budget runs out while the block runs; the timer never outlives it."""
+        timer = threading.Timer(max(self.ends - time.monotonic(), 0.0), self._expire)
+        timer.name = "fetch-deadline"
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._sock
+        if sock is not None:
+            try:
+                # The plain socket method: it ends the TCP stream under a TLS socket too, without touching
+                # the TLS state the blocked thread is using. A socket already closed has no fd and refuses.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: nothing is blocked on it
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
+    """Connects to the vetted address, whatever the host name resolves to now (no DNS rebinding)."""
+
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.remaining())
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = socket.create_connection((self._address, self.port), self._deadline.remaining())
+        self._deadline.track(self.sock)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    """Connects to the vetted address; TLS sends SNI for, and verifies the certificate of, the host name."""
+
+    def __init__(self, host: str, port: int, address: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.remaining(), context=ssl.create_default_context())
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        sock = socket.create_connection((self._address, self.port), self._deadline.remaining())
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        # Handshake once the TLS socket is tracked, so the watchdog can cut a handshake that stalls.
+        self.sock = context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+        self._deadline.track(self.sock)
+        self.sock.do_handshake()
 
 
 def fetch_url(
@@ -126,67 +202,88 @@ def fetch_url(
     max_bytes: int = MAX_BYTES,
     timeout_s: float = TIMEOUT_S,
 ) -> Page:
-    """GET `url`, following up to 3 redirects, each hop re-checked.
+    """GET `url`, following up to 3 redirects, each hop re-checked, all within `timeout_s` in total.
 
     `allow_hosts` exempts exact host names from the address check (a known internal service, a test
     server); a redirect to any other host is checked as usual.
     """
-    deadline = time.monotonic() + timeout_s
+    deadline = _Deadline(timeout_s, url)
     current = url
-    for _hop in range(MAX_REDIRECTS + 1):
-        scheme, host, port, path, address = _check_url(current, resolver, allow_hosts)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ToolFailure(f"fetching {url!r} took longer than {timeout_s:g} s")
-        cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        conn = cls(host, port, address, timeout=min(remaining, timeout_s))
-        try:
-            host_header = host if port in (80, 443) else f"{host}:{port}"
-            conn.request("GET", path, headers={
-                "Host": host_header, "User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9, */*;q=0.1",
-                "Accept-Encoding": "identity",
-            })
-            response = conn.getresponse()
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.getheader("Location")
-                if not location:
-                    raise ToolFailure(f"{current} redirected without a Location header")
-                current = urljoin(current, location)
-                continue
-            if response.status >= 400:
-                raise ToolFailure(f"{current} answered HTTP {response.status} {response.reason}")
-            content_type = (response.getheader("Content-Type") or "text/html").lower()
-            mime = content_type.split(";", 1)[0].strip()
-            if mime not in _TEXT_TYPES and not mime.startswith("text/"):
-                raise ToolFailure(f"{current} is {mime!r}, not a text or HTML page")
-            raw = _read_capped(response, max_bytes, deadline, url, timeout_s)
-            charset = response.headers.get_content_charset() or "utf-8"
+    with deadline.watch():
+        for _hop in range(MAX_REDIRECTS + 1):
+            scheme, host, port, path, address = _check_url(current, resolver, allow_hosts)
+            cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+            conn = cls(host, port, address, deadline)
             try:
-                body = raw[:max_bytes].decode(charset, errors="replace")
-            except LookupError:
-                body = raw[:max_bytes].decode("utf-8", errors="replace")
-            return Page(url=current, status=response.status, content_type=mime, body=body,
-                        truncated=len(raw) > max_bytes)
-        except TimeoutError:
-            raise ToolFailure(f"fetching {current!r} timed out") from None
-        except ssl.SSLError as exc:
-            raise ToolFailure(f"TLS error fetching {current!r}: {exc.reason or exc}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise ToolFailure(f"could not fetch {current!r}: {type(exc).__name__}: {exc}") from None
-        finally:
-            conn.close()
+                response = _get(conn, host, port, path, deadline)
+                if response.status in (301, 302, 303, 307, 308):
+                    current = _redirect_target(current, response)
+                    continue
+                page = _page(current, response, max_bytes, deadline)
+                if deadline.expired:  # the watchdog cut the body short: what was read is not the page
+                    raise deadline.error()
+                return page
+            except (OSError, http.client.HTTPException) as exc:
+                raise _failure(exc, current, deadline) from None
+            finally:
+                conn.close()
     raise ToolFailure(f"{url!r} redirected more than {MAX_REDIRECTS} times")
 
 
-def _read_capped(response: http.client.HTTPResponse, max_bytes: int, deadline: float, url: str, limit: float) -> bytes:
+def _get(
+    conn: http.client.HTTPConnection, host: str, port: int, path: str, deadline: _Deadline
+) -> http.client.HTTPResponse:
+    host_header = host if port in (80, 443) else f"{host}:{port}"
+    conn.request("GET", path, headers={
+        "Host": host_header, "User-Agent": USER_AGENT, "Accept": "text/html, text/plain;q=0.9, */*;q=0.1",
+        "Accept-Encoding": "identity",
+    })
+    deadline.limit()
+    return conn.getresponse()
+
+
+def _redirect_target(current: str, response: http.client.HTTPResponse) -> str:
+    location = response.getheader("Location")
+    if not location:
+        raise ToolFailure(f"{current} redirected without a Location header")
+    return urljoin(current, location)
+
+
+def _page(current: str, response: http.client.HTTPResponse, max_bytes: int, deadline: _Deadline) -> Page:
+    if response.status >= 400:
+        raise ToolFailure(f"{current} answered HTTP {response.status} {response.reason}")
+    content_type = (response.getheader("Content-Type") or "text/html").lower()
+    mime = content_type.split(";", 1)[0].strip()
+    if mime not in _TEXT_TYPES and not mime.startswith("text/"):
+        raise ToolFailure(f"{current} is {mime!r}, not a text or HTML page")
+    raw = _read_capped(response, max_bytes, deadline)
+    charset = response.headers.get_content_charset() or "utf-8"
+    try:
+        body = raw[:max_bytes].decode(charset, errors="replace")
+    except LookupError:
+        body = raw[:max_bytes].decode("utf-8", errors="replace")
+    return Page(url=current, status=response.status, content_type=mime, body=body, truncated=len(raw) > max_bytes)
+
+
+def _read_capped(response: http.client.HTTPResponse, max_bytes: int, deadline: _Deadline) -> bytes:
+    """Up to `max_bytes + 1` bytes of the body. `read1` returns what one socket read brings, so the budget is
+    checked between chunks; `read(n)` would wait for all n bytes however slowly they trickle in."""
     chunks: list[bytes] = []
     size = 0
     while size <= max_bytes:
-        if time.monotonic() > deadline:
-            raise ToolFailure(f"fetching {url!r} took longer than {limit:g} s")
-        chunk = response.read(min(65536, max_bytes + 1 - size))
+        deadline.limit()
+        chunk = response.read1(min(65536, max_bytes + 1 - size))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _failure(exc: OSError | http.client.HTTPException, current: str, deadline: _Deadline) -> ToolFailure:
+    """The error the model sees for a network or protocol failure while fetching `current`."""
+    if deadline.expired or isinstance(exc, TimeoutError):
+        return deadline.error()
+    if isinstance(exc, ssl.SSLError):
+        return ToolFailure(f"TLS error fetching {current!r}: {exc.reason or exc}")
+    return ToolFailure(f"could not fetch {current!r}: {type(exc).__name__}: {exc}")

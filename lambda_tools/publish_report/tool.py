@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field
@@ -25,13 +26,35 @@ class PublishReportInput(ToolInput):
     audience: str | None = Field(None, max_length=200, description="Who the report is for (e.g. 'engineering').")
 
 
+# Line breaks of every kind (Markdown and browsers honour more than \n) and other control characters.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Characters that open Markdown or HTML structure inside a heading line: HTML and comments (`<`, `>`), links and
+# images (`[`, `]`), code, emphasis, and `#` (a closing `#` sequence eats the end of the title).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def heading_text(title: str) -> str:
+    """`title` as the text of one `# ` heading line: one line, every Markdown/HTML special character escaped,
+    so a title cannot add headings, comments, HTML or links to the stored report."""
+    one_line = " ".join(_BREAKS.sub(" ", title).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line) or "Report"
+
+
+def comment_text(text: str) -> str:
+    """`text` made safe inside one `<!-- ... -->` line: one line, and no `--` (which could end the comment)."""
+    one_line = " ".join(_BREAKS.sub(" ", text).split())
+    return re.sub(r"-{2,}", "-", one_line).replace(">", "&gt;")
+
+
 def run(args: PublishReportInput, ctx: ToolContext) -> dict[str, Any]:
     """Store the report under a key derived from (task id, call id); a retry finds it and does not republish."""
     if ctx.reports is None:
         raise ToolFailure("no reports store is configured for publish_report")
-    body = args.markdown if args.markdown.lstrip().startswith("# ") else f"# {args.title}\n\n{args.markdown}"
+    body = args.markdown
+    if not body.lstrip().startswith("# "):
+        body = f"# {heading_text(args.title)}\n\n{body}"
     if args.audience:
-        body = f"<!-- audience: {args.audience.replace('--', '- -')} -->\n{body}"
+        body = f"<!-- audience: {comment_text(args.audience)} -->\n{body}"
     body = body if body.endswith("\n") else body + "\n"
     published = ctx.reports.publish(report_key(ctx.task_id, ctx.call_id), body, title=args.title,
                                     audience=args.audience)
@@ -44,3 +67,4 @@ def run(args: PublishReportInput, ctx: ToolContext) -> dict[str, Any]:
         "already_published": published.already_published,
         "notified": published.notified,
     }
+

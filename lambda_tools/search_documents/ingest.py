@@ -58,14 +58,10 @@ def ingest(
 
             s3_client = boto3.client("s3")
         uploaded = 0
-        for path in sorted(source.root.rglob("*")):
-            relative = path.relative_to(source.root)
-            if not path.is_file() or path.suffix.lower() not in ALL_EXTENSIONS:
-                continue
-            if any(part.startswith((".", "_")) for part in relative.parts[:-1]) or path.name.startswith("."):
-                continue
+        # The same files the folder backend serves: no left-out folders, no links out of the folder.
+        for relative, path in source.files(ALL_EXTENSIONS):
             s3_client.put_object(
-                Bucket=bucket, Key=prefix + relative.as_posix(), Body=path.read_bytes(),
+                Bucket=bucket, Key=prefix + relative, Body=path.read_bytes(),
                 ContentType=_CONTENT_TYPES[path.suffix.lower()],
             )
             uploaded += 1
