@@ -44,6 +44,8 @@ class Api:
         with connect_sse(self.http, "GET", f"/v1/agents/research/tasks/{task_id}/events", headers=headers) as source:
             assert source.response.headers["content-type"].startswith("text/event-stream")
             for sse in source.iter_sse():
+                if not sse.data:  # a heartbeat comment (httpx-sse dispatches it with the last id)
+                    continue
                 out.append((int(sse.id), sse.event, json.loads(sse.data)))
                 if sse.event == until or (limit is not None and len(out) >= limit):
                     break
