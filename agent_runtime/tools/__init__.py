@@ -52,9 +52,11 @@ def build_tools(
         if function:
             from agent_runtime.tools.lambda_ import LambdaTool, make_lambda_client
 
+            # One call in flight per concurrent task: that many executor threads and pooled connections.
             if lambda_client is None:
-                lambda_client = make_lambda_client(max(s.timeout_s for s in CATALOG))
-            tools[name] = LambdaTool(spec, function, client=lambda_client)
+                lambda_client = make_lambda_client(max(s.timeout_s for s in CATALOG),
+                                                   max_calls=settings.worker_concurrency)
+            tools[name] = LambdaTool(spec, function, client=lambda_client, max_calls=settings.worker_concurrency)
         else:
             tools[name] = LocalTool(spec, documents=documents, reports=reports)
     return tools

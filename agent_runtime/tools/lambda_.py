@@ -2,12 +2,22 @@
 
 Sends `{"arguments": ..., "task_id": ..., "call_id": ...}` (the event shape of
 `lambda_tools.lambda_handler`) and maps every failure to a `ToolError` the model can read.
+
+A call holds a thread for the function's whole run, so calls run on an executor of their own,
+one thread per call the worker may have in flight (`Settings.worker_concurrency`), shared by
+every `LambdaTool` of the process; on asyncio's default executor (min(32, CPUs + 4) threads,
+shared with everything else) the calls of a 64-task container would queue behind each other.
+The client's connection pool has the same size, so no call waits for a connection either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.config import Config
@@ -15,40 +25,69 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from pydantic import BaseModel
 
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
+from agent_runtime.settings import Settings
 from agent_runtime.tools.local import validated
 from lambda_tools.spec import ToolSpec
 
 CONNECT_TIMEOUT_S = 5
+DEFAULT_MAX_CALLS: int = Settings.model_fields["worker_concurrency"].default
 _RETRYABLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "ServiceException",
                               "ResourceNotReadyException", "EC2ThrottledException"})
 
 
-def lambda_client_config(max_tool_timeout_s: int) -> Config:
-    """Client settings: the read timeout outlasts the slowest function; one retry on transient errors."""
+def lambda_client_config(max_tool_timeout_s: int, max_calls: int = DEFAULT_MAX_CALLS) -> Config:
+    """Client settings: the read timeout outlasts the slowest function; one retry on transient errors;
+    a connection per call in flight (botocore keeps 10 by default and would make the rest wait)."""
     return Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=max_tool_timeout_s + 5,
         retries={"total_max_attempts": 2, "mode": "standard"},
         tcp_keepalive=True,
+        max_pool_connections=max_calls,
     )
 
 
-def make_lambda_client(max_tool_timeout_s: int = 60, **kwargs: Any) -> Any:
+def make_lambda_client(max_tool_timeout_s: int = 60, *, max_calls: int = DEFAULT_MAX_CALLS, **kwargs: Any) -> Any:
     """A boto3 Lambda client configured by `lambda_client_config`."""
     import boto3
 
-    return boto3.client("lambda", config=lambda_client_config(max_tool_timeout_s), **kwargs)
+    return boto3.client("lambda", config=lambda_client_config(max_tool_timeout_s, max_calls), **kwargs)
+
+
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_executor_size = 0
+
+
+def lambda_executor(max_calls: int = DEFAULT_MAX_CALLS) -> ThreadPoolExecutor:
+    """The process's executor for Lambda calls, with at least `max_calls` threads.
+
+    Threads start only when calls need them, so a large size costs nothing until used. Asked
+    for more than it has, it is replaced by a bigger one; the old one finishes its calls.
+    """
+    global _executor, _executor_size
+    with _executor_lock:
+        if _executor is None or _executor_size < max_calls:
+            previous = _executor
+            _executor = ThreadPoolExecutor(max_calls, thread_name_prefix="lambda-invoke")
+            _executor_size = max_calls
+            if previous is not None:
+                previous.shutdown(wait=False)
+        return _executor
 
 
 class LambdaTool:
-    """Invokes the tool's function (RequestResponse) in a worker thread."""
+    """Invokes the tool's function (RequestResponse) on the process's Lambda executor."""
 
-    def __init__(self, spec: ToolSpec, function_name: str, *, client: Any) -> None:
+    def __init__(self, spec: ToolSpec, function_name: str, *, client: Any, max_calls: int = DEFAULT_MAX_CALLS) -> None:
         if not function_name:
             raise ValueError(f"a function name or ARN is needed for tool {spec.name}")
+        if max_calls < 1:
+            raise ValueError(f"max_calls must be at least 1, got {max_calls}")
         self.spec = spec
         self.function_name = function_name
         self.client = client
+        self.max_calls = max_calls
 
     def __repr__(self) -> str:
         return f"LambdaTool({self.spec.name!r}, {self.function_name!r})"
@@ -59,7 +98,9 @@ class LambdaTool:
         event = {"arguments": model.model_dump(mode="json", exclude_none=True), "task_id": task_id,
                  "call_id": call_id}
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
-        return await asyncio.to_thread(self._invoke, payload)
+        # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
+        call = functools.partial(contextvars.copy_context().run, self._invoke, payload)
+        return await asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
 
     def _invoke(self, payload: bytes) -> dict[str, Any]:
         name = self.spec.name

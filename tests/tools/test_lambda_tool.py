@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import time
 from typing import Any
 
 import boto3
@@ -15,7 +17,8 @@ from botocore.stub import Stubber
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.tools import LambdaTool
 from agent_runtime.tools.base import Tool
-from agent_runtime.tools.lambda_ import lambda_client_config, make_lambda_client
+from agent_runtime.tools.lambda_ import lambda_client_config, lambda_executor, make_lambda_client
+from bench.lambda_endpoint import Endpoint
 from lambda_tools.catalog import get_tool
 
 SPEC = get_tool("classify_content")
@@ -139,3 +142,35 @@ async def test_round_trip_through_the_real_handler(lambda_context) -> None:
     data = await LambdaTool(extract, "agents-extract-entities", client=HandlerBackedLambda(lambda_context)).invoke(
         extract.input_model(text="Revenue rose 5% to $3 million."), task_id="t", call_id="c")
     assert {e["type"] for e in data["entities"]} == {"percent", "money"}
+
+
+async def test_concurrent_calls_do_not_queue_behind_a_thread_pool(caplog: pytest.LogCaptureFixture) -> None:
+    """40 calls (asyncio's default executor has min(32, CPUs + 4) threads) to a real HTTP endpoint
+    answering in 500 ms: all 40 are in flight at once, together take about one latency, and every
+    connection goes back to the pool (urllib3 opens extra ones past the pool size, and drops them).
+
+    Queued on any default executor, they would take two latencies or more; the latency is long
+    enough that the calls' own CPU time fits in the other half even on a loaded machine."""
+    calls, latency_s = 40, 0.5
+    endpoint = Endpoint(latency_s)
+    url = await endpoint.start()
+    try:
+        client = make_lambda_client(60, max_calls=calls, endpoint_url=url, region_name="us-east-1",
+                                    aws_access_key_id="test", aws_secret_access_key="test")
+        tool = LambdaTool(SPEC, "agents-classify-content", client=client, max_calls=calls)
+        await tool.invoke(ARGS, task_id="warm-up", call_id="c")  # the client's first-call setup, not measured
+        started = time.perf_counter()
+        results = await asyncio.gather(*(tool.invoke(ARGS, task_id="t", call_id=f"c{i}") for i in range(calls)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await endpoint.aclose()
+    assert [r["call_id"] for r in results] == [f"c{i}" for i in range(calls)]
+    assert endpoint.peak_in_flight == calls
+    assert elapsed < 2 * latency_s
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_client_pool_and_executor_are_sized_for_the_calls_in_flight() -> None:
+    assert lambda_client_config(60, max_calls=300).max_pool_connections == 300
+    assert lambda_executor(300)._max_workers >= 300
+    assert lambda_executor(1) is lambda_executor(300)  # one executor per process, never shrunk
