@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
 
 from lambda_tools.common import NotFound, Refused, ToolFailure
+from lambda_tools.fetch_document import web
 from lambda_tools.fetch_document.html_text import html_to_text
 from lambda_tools.fetch_document.tool import FetchDocumentInput, run
 from lambda_tools.fetch_document.web import fetch_url, is_public_address
@@ -24,10 +28,18 @@ PAGE = """<!doctype html><html><head><title>Release notes</title><style>body{col
 <footer>Copyright FOOTER</footer></body></html>"""
 
 
+TRICKLE_BYTES = 40  # one every 0.5 s: 20 s in all, far past any deadline the tests set
+
+
 class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    hits: list[str] = []  # every path requested, to prove which requests reached this server
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        self.hits.append(self.path)
+        if self.path.startswith("/trickle"):
+            self._trickle(headers_too=self.path == "/trickle-headers")
+            return
         if self.path == "/slow":
             time.sleep(1.0)
         status, headers, body = self.routes.get(self.path, (404, {}, b"missing"))
@@ -39,6 +51,20 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (size/time limits)
+            pass
+
+    def _trickle(self, *, headers_too: bool) -> None:
+        """A server that is never silent long enough to trip a socket timeout, yet never finishes."""
+        head = f"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {TRICKLE_BYTES}\r\n\r\n".encode()
+        slow = head + b"x" * TRICKLE_BYTES if headers_too else b"x" * TRICKLE_BYTES
+        try:
+            if not headers_too:
+                self.wfile.write(head)
+            for byte in slow:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:  # the client gave up: stop sending
             pass
 
     def log_message(self, *args: object) -> None:
@@ -62,6 +88,7 @@ def server() -> Iterator[str]:
         "/image.png": (200, {"Content-Type": "image/png"}, b"\x89PNG...."),
         "/slow": (200, {"Content-Type": "text/plain"}, b"late"),
         "/gone": (410, {"Content-Type": "text/plain"}, b"gone"),
+        "/to-rebinding": (302, {"Location": f"http://localhost:{httpd.server_address[1]}/page.html"}, b""),
     }
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -175,6 +202,62 @@ def test_size_limit_truncates(server: str) -> None:
 def test_time_limit(server: str) -> None:
     with pytest.raises(ToolFailure, match="timed out|longer than"):
         fetch_url(server + "/slow", allow_hosts={"127.0.0.1"}, timeout_s=0.2)
+
+
+@pytest.mark.parametrize("path", ["/trickle", "/trickle-headers"])
+def test_a_trickling_server_cannot_hold_the_fetch_past_its_deadline(server: str, path: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ToolFailure, match=r"timed out: no complete answer within 1.5 s"):
+        fetch_url(server + path, allow_hosts={"127.0.0.1"}, timeout_s=1.5)
+    assert time.monotonic() - started < 1.5 + 1.0
+    assert not [t for t in threading.enumerate() if t.name == "fetch-deadline"]  # nothing left waiting
+
+
+PUBLIC = "93.184.216.34"
+
+
+class Rebinding:
+    """A DNS that answers a public address on the first lookup (the one vetted), then the loopback address;
+    and the addresses connections went to."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+        self.connected: list[str] = []
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        self.lookups += 1
+        return [PUBLIC] if self.lookups == 1 else ["127.0.0.1"]
+
+
+@pytest.fixture
+def rebinding(monkeypatch: pytest.MonkeyPatch) -> Rebinding:
+    """The public address is unreachable from the tests; every other address is connected to for real, so a
+    second lookup (by this resolver or the system's: `localhost`) would reach the local server."""
+    dns = Rebinding()
+    _Handler.hits.clear()
+    real = socket.create_connection
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        dns.connected.append(address[0])
+        if address[0] == PUBLIC:
+            raise ConnectionRefusedError("the public address is not reachable from the tests")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(web.socket, "create_connection", create_connection)
+    return dns
+
+
+def test_dns_rebinding_cannot_reach_the_local_server(server: str, rebinding: Rebinding) -> None:
+    port = urlsplit(server).port
+    with pytest.raises(ToolFailure, match="ConnectionRefusedError"):
+        fetch_url(f"http://localhost:{port}/page.html", resolver=rebinding.resolve)
+    assert rebinding.connected == [PUBLIC] and _Handler.hits == []
+
+
+def test_dns_rebinding_on_a_redirect_hop_cannot_reach_the_local_server(server: str, rebinding: Rebinding) -> None:
+    with pytest.raises(ToolFailure, match="ConnectionRefusedError"):
+        fetch_url(server + "/to-rebinding", resolver=rebinding.resolve, allow_hosts={"127.0.0.1"})
+    assert rebinding.connected == ["127.0.0.1", PUBLIC] and _Handler.hits == ["/to-rebinding"]
 
 
 def test_binary_content_and_http_errors_are_reported(server: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from lambda_tools.backends import FolderReports, S3Reports, report_key
 from lambda_tools.common import ToolFailure
@@ -69,3 +70,62 @@ def test_s3_conditional_put_guards_a_race_or_a_403_head(aws, monkeypatch: pytest
     assert again["already_published"] is True
     body = aws.s3.get_object(Bucket=aws.reports_bucket, Key="reports/t/c.md")["Body"].read()
     assert b"Revenue grew" in body
+
+
+def test_long_ids_sharing_a_prefix_get_distinct_keys_and_the_same_id_the_same_key(tmp_path: Path) -> None:
+    prefix = "call-" + "x" * 190
+    first, second = prefix + "A", prefix + "B"
+    assert report_key("task-1", first) != report_key("task-1", second)
+    assert report_key("task-1", first) == report_key("task-1", first)
+    assert report_key("t" * 199 + "1", "c") != report_key("t" * 199 + "2", "c")
+    sink = FolderReports(tmp_path)
+    one = run(REPORT, ToolContext(task_id="task-1", call_id=first, reports=sink))
+    two = run(REPORT, ToolContext(task_id="task-1", call_id=second, reports=sink))
+    again = run(REPORT, ToolContext(task_id="task-1", call_id=first, reports=sink))
+    assert (one["already_published"], two["already_published"], again["already_published"]) == (False, False, True)
+    assert again["location"] == one["location"] != two["location"]
+    assert all(len(part) <= 120 for part in Path(one["key"]).parts)
+
+
+def test_an_id_cannot_pose_as_another_ids_hashed_key() -> None:
+    hashed = report_key("task-1", "call/1").split("/")[1].removesuffix(".md")
+    assert report_key("task-1", hashed) != report_key("task-1", "call/1")
+
+
+def _rendered(markdown: str) -> list[tuple[str, str]]:
+    """(token type, text) of the report as a CommonMark renderer (with raw HTML on) sees it, inline tokens
+    flattened: what a reader of the published report would get."""
+    flat: list[tuple[str, str]] = []
+    for token in MarkdownIt("commonmark").parse(markdown):
+        flat.append((token.type, token.content))
+        flat.extend((child.type, child.content) for child in token.children or [])
+    return flat
+
+
+@pytest.mark.parametrize("title", [
+    "Q3\n# Injected heading",
+    "Q3\r\n\r\n<!-- hidden -->",
+    "# Q3 ##",
+    "Q3 <!-- the rest of the report is hidden",
+    "Q3\u2028## Injected",
+    "Q3 [click](http://evil.example) <script>alert(1)</script> *bold* `code`",
+])
+def test_the_title_cannot_add_markdown_structure(tmp_path: Path, title: str) -> None:
+    report = PublishReportInput(title=title, markdown="Body line.")
+    result = run(report, ToolContext(task_id="t", call_id="c", reports=FolderReports(tmp_path)))
+    tokens = _rendered(Path(result["location"]).read_text())
+    kinds = [kind for kind, _ in tokens]
+    assert kinds.count("heading_open") == 1 and kinds.count("paragraph_open") == 1  # the title, the body
+    assert not {"html_inline", "html_block", "link_open", "em_open", "strong_open", "code_inline"} & set(kinds)
+    heading = tokens[kinds.index("heading_open") : kinds.index("heading_close")]
+    heading_text = "".join(text for kind, text in heading if kind == "text")
+    assert heading_text == " ".join(title.split())  # shown as given, on one line
+    assert result["title"] == title  # the caller still gets the title as given
+
+
+def test_the_audience_cannot_close_its_comment(tmp_path: Path) -> None:
+    report = PublishReportInput(title="Q3", markdown="Body.", audience="team --->\n# Injected --!> x")
+    result = run(report, ToolContext(task_id="t", call_id="c", reports=FolderReports(tmp_path)))
+    first, *rest = Path(result["location"]).read_text().splitlines()
+    assert first.startswith("<!-- audience: team") and first.endswith(" -->") and first.count("--") == 2
+    assert rest == ["# Q3", "", "Body."]
