@@ -1,12 +1,14 @@
-"""`python -m bench` (what `make bench` runs): every benchmark, offline, in a few minutes.
+"""`python -m bench [SECTION ...]` (`make bench` runs them all): the benchmarks, offline, in a few minutes.
 
 1. overhead per step and 2. durable overhead (`bench.overhead`), 3. parallel tools
 (`bench.parallel`), 4. concurrency per process (`bench.concurrency`), 5. through the
-API (`bench.api`), the search tool (`bench.bench_search`), then 6. cost per task
-(`bench.cost`) from 1. and 4. It prints one table, each figure next to its goal and
-its same-run reference, and writes the figures to bench/results.json. A section
-that fails is reported as not measured, with the reason; no figure is ever filled
-in. Progress goes to stderr.
+API (`bench.api`), the search tool (`bench.bench_search`), L. Lambda tools
+(`bench.lambda_tools`), then 6. cost per task (`bench.cost`) from 1. and 4. It prints
+one table, each figure next to its goal and its same-run reference, and writes the
+figures to bench/results.json. Naming sections (overhead, parallel, concurrency, api,
+search, lambda_tools, cost) runs only those and keeps the other sections' figures from
+the file. A section that fails is reported as not measured, with the reason; no figure
+is ever filled in. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import api, bench_search, concurrency, cost, overhead, parallel
+from bench import api, bench_search, concurrency, cost, lambda_tools, overhead, parallel
 from bench.common import REPO, raise_fd_limit
 
 RESULTS = REPO / "bench" / "results.json"
@@ -36,6 +38,8 @@ CONCURRENCY_MIN_RATIO = 2 / 3
 CONCURRENCY_MAX_MB_PER_TASK = 0.1
 EVENT_P99_MAX_MS = 100.0
 COST_MAX_USD = 0.0001
+LAMBDA_P50_MAX_RATIO = 1.2  # tool wall time p50 over the endpoint's latency
+NOT_RUN = {"error": "not run"}
 
 
 # -- running the sections ---------------------------------------------------------------------
@@ -80,21 +84,39 @@ def _cost(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def measure() -> dict[str, Any]:
-    """Every section, in an order that keeps the CPU-sensitive ones away from the heavy ones."""
+def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[], dict[str, Any]]]]:
+    """Section name -> (number, title, what measures it), in an order that keeps the CPU-sensitive
+    ones away from the heavy ones."""
+    return {
+        "overhead": ("1+2", "overhead per step, ours and durable next to the reference loops",
+                     lambda: asyncio.run(overhead.run())),
+        "parallel": ("3", "parallel tools", lambda: asyncio.run(parallel.run())),
+        "concurrency": ("4", "concurrency per process (C = 50, 200, 1000)", concurrency.run),
+        "api": ("5", "through the API", lambda: asyncio.run(api.run())),
+        "search": ("S", "search over 10,000 documents", _search),
+        "lambda_tools": ("L", "1,000 tasks calling Lambda tools", lambda_tools.run),
+        "cost": ("6", "cost per task", lambda: _cost(results)),
+    }
+
+
+def measure(names: list[str] | None = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The named sections (all by default); the other sections' figures are kept from `previous`."""
     raise_fd_limit()
-    results: dict[str, Any] = {"meta": {
-        "python": platform.python_version(), "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()[0],
-    }}
+    results: dict[str, Any] = {k: v for k, v in (previous or {}).items() if k not in ("meta", "goals")}
+    results["meta"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                       "load_avg_start": os.getloadavg()[0]}
+    sections = _sections(results)
+    chosen = names or list(sections)
+    if names:
+        results["meta"]["sections_run"] = chosen
     started = time.perf_counter()
-    both = _section("1+2", "overhead per step, ours and durable next to the reference loops",
-                    lambda: asyncio.run(overhead.run()))
-    results["overhead"], results["durable"] = _split_durable(both)
-    results["parallel"] = _section("3", "parallel tools", lambda: asyncio.run(parallel.run()))
-    results["concurrency"] = _section("4", "concurrency per process (C = 50, 200, 1000)", concurrency.run)
-    results["api"] = _section("5", "through the API", lambda: asyncio.run(api.run()))
-    results["search"] = _section("S", "search over 10,000 documents", _search)
-    results["cost"] = _section("6", "cost per task", lambda: _cost(results))
+    for name in (n for n in sections if n in chosen):
+        number, title, fn = sections[name]
+        out = _section(number, title, fn)
+        if name == "overhead":
+            results["overhead"], results["durable"] = _split_durable(out)
+        else:
+            results[name] = out
     results["meta"]["load_avg_end"] = os.getloadavg()[0]
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -156,7 +178,7 @@ def _missing(section: dict[str, Any], *keys: str) -> str | None:
 def rows(r: dict[str, Any]) -> list[Row]:
     """The table's rows from the results."""
     out: list[Row] = []
-    ov = r["overhead"]
+    ov = r.get("overhead", NOT_RUN)
     why = _missing(ov, "cpu_ms_per_step", "floor_cpu_ms_per_step", "ratio_to_floor")
     if why:
         out.append(Row("1", "our loop, CPU ms per step", why, goal=f"<= {OVERHEAD_MAX_RATIO}x floor"))
@@ -173,7 +195,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("1", "openai client post(), CPU ms per step", _f(ov.get("openai_post_cpu_ms_per_step"), 3),
                 f"{_f(ov.get('openai_post_ratio_to_floor'))}x floor"),
         ]
-    du = r["durable"]
+    du = r.get("durable", NOT_RUN)
     why = _missing(du, "cpu_ms_per_step", "floor_cpu_ms_per_step", "ratio_to_floor")
     if why:
         out.append(Row("2", "durable (worker + SQLite), CPU ms per step", why, goal=f"<= {DURABLE_MAX_RATIO}x floor"))
@@ -185,13 +207,13 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("2", "durable, wall ms per step", _f(du["wall_ms_per_step"], 3),
                 f"floor {_f(du['floor_wall_ms_per_step'], 3)}"),
         ]
-    pa = r["parallel"]
+    pa = r.get("parallel", NOT_RUN)
     why = _missing(pa, "wall_ms")
     out.append(Row("3", "4 x 100 ms tools in one turn, step wall ms", why or _f(pa["wall_ms"], 1),
                    "" if why else f"worst {_f(pa['wall_ms_max'], 1)}; sequential {pa['sequential_ms']}",
                    f"<= {PARALLEL_MAX_MS:g} ms", None if why else pa["wall_ms"] <= PARALLEL_MAX_MS))
-    out += _concurrency_rows(r["concurrency"])
-    ap = r["api"]
+    out += _concurrency_rows(r.get("concurrency", NOT_RUN))
+    ap = r.get("api", NOT_RUN)
     why = _missing(ap, "event_p50_ms", "event_p99_ms")
     if why:
         out.append(Row("5", "event written -> client, p99 ms", why, goal=f"< {EVENT_P99_MAX_MS:g} ms"))
@@ -209,7 +231,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 f"{ap.get('submitters')} clients; p99 {_f(ap.get('submit_p99_ms'), 1)} ms; "
                 f"errors {ap.get('submit_errors')}"),
         ]
-    co = r["cost"]
+    co = r.get("cost", NOT_RUN)
     why = _missing(co, "usd_per_task")
     if why:
         out.append(Row("6", "infrastructure $ per research task", why, goal=f"< ${COST_MAX_USD:g}"))
@@ -229,7 +251,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 f"full packing needs {_f(co['concurrent_tasks_full_packing'], 0)} tasks at "
                 f"{co['model_latency_s'] * 1000:g} ms/turn"),
         ]
-    se = r["search"]
+    se = r.get("search", NOT_RUN)
     why = _missing(se, "build_s", "query_p50_ms", "query_p95_ms", "cold_import_ms")
     if why:
         out.append(Row("S", "search over 10,000 documents", why))
@@ -240,7 +262,25 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("S", "search: query p50 / p95 ms", f"{_f(se['query_p50_ms'])} / {_f(se['query_p95_ms'])}"),
             Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
         ]
-    return out
+    return out + _lambda_rows(r.get("lambda_tools", NOT_RUN))
+
+
+def _lambda_rows(la: dict[str, Any]) -> list[Row]:
+    goal = f"<= {LAMBDA_P50_MAX_RATIO:g}x {lambda_tools.LATENCY_S * 1000:g} ms"
+    why = _missing(la, "tool_wall_p50_ms", "tool_wall_p95_ms", "errors", "latency_ms")
+    if why:
+        return [Row("L", "1,000 tasks: Lambda tool wall p50 ms", why, goal=goal),
+                Row("L", "1,000 tasks: Lambda tool errors", why, goal="0 errors")]
+    p50, latency = la["tool_wall_p50_ms"], la["latency_ms"]
+    return [
+        Row("L", "1,000 tasks: Lambda tool wall p50 ms", _f(p50, 1),
+            f"p95 {_f(la['tool_wall_p95_ms'], 1)}; endpoint {latency:g} ms: {_f(p50 / latency)}x", goal,
+            p50 <= LAMBDA_P50_MAX_RATIO * latency),
+        Row("L", "1,000 tasks: Lambda tool errors", str(la["errors"]),
+            f"{la['calls']} calls, up to {la['peak_in_flight']} in flight; worker_concurrency "
+            f"{la['worker_concurrency']}; {_f(la['cpu_ms_per_call'])} CPU ms per call", "0 errors",
+            la["errors"] == 0),
+    ]
 
 
 def _concurrency_rows(levels: dict[str, Any]) -> list[Row]:
@@ -309,8 +349,15 @@ def _json_safe(value: Any) -> Any:
 
 
 def main() -> None:
-    """Measure, print the table, write bench/results.json."""
-    results = measure()
+    """Measure the sections named on the command line (all by default), print the table, write
+    bench/results.json."""
+    known = list(_sections({}))
+    names = sys.argv[1:]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        sys.exit(f"unknown section(s) {unknown}; known: {', '.join(known)}")
+    previous = json.loads(RESULTS.read_text()) if names and RESULTS.exists() else None
+    results = measure(names, previous)
     lines = rows(results)
     results["goals"] = goals(lines)
     RESULTS.write_text(json.dumps(_json_safe(results), indent=2, allow_nan=False, default=str) + "\n")
