@@ -37,7 +37,7 @@ _RETRYABLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException",
 
 def lambda_client_config(max_tool_timeout_s: int, max_calls: int = DEFAULT_MAX_CALLS) -> Config:
     """Client settings: the read timeout outlasts the slowest function; one retry on transient errors;
-    a connection per call in flight (botocore keeps 10 by default and would make the rest wait)."""
+    a kept connection per call in flight (botocore keeps 10; past that urllib3 opens one per call and drops it)."""
     return Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=max_tool_timeout_s + 5,
