@@ -30,6 +30,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The deployed platform rehearsed on this machine from the synthesized templates (moto plays AWS);
+# also run by `make test` through tests/rehearsal. Writes .rehearsal/results.json.
+rehearse: install
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m rehearsal
+
 bench: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
 

@@ -1,0 +1,109 @@
+"""`python -m rehearsal` (`make rehearse`): the deployed platform, rehearsed end to end on this machine.
+
+Prints one table (scenario, result, time) and the cost per task, and writes
+`.rehearsal/results.json`. Exits 1 when a scenario failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rehearsal import costs
+from rehearsal.assembly import REPO
+from rehearsal.client import ApiClient
+from rehearsal.scenarios import ORDER, Session, api_key, ingest_corpus, run_all
+from rehearsal.stage import Stage
+
+OUT_DIR = REPO / ".rehearsal"
+COST_TASKS = {"research": "research_stream", "content": "content_publish_approved", "analysis": "analysis"}
+REPLICAS = {"content": 2}  # two replicas of one service: the crash and scale-in scenarios need a survivor
+
+
+def rehearse(out_dir: Path = OUT_DIR, *, echo: bool = True) -> dict[str, Any]:
+    """Run the whole rehearsal; returns what results.json holds."""
+    started = time.monotonic()
+
+    def report(name: str, result: str, seconds: float) -> None:
+        if echo:
+            print(f"{name:<26} {result[:80]:<80} {seconds:6.1f} s", flush=True)
+
+    results: dict[str, Any] = {"scenarios": {n: "failed: not run" for n in ORDER}}
+    with Stage(out_dir / "run") as stage:
+        for agent in stage.specs:
+            for i in range(REPLICAS.get(agent, 1)):
+                stage.launch(agent, f"{agent}-{i + 1}")
+        for replica in list(stage.replicas.values()):
+            stage.await_healthy(replica)
+        ingest_corpus(stage)
+        api = ApiClient(stage.router.url, api_key(stage))
+        session = Session(stage, api)
+        if echo:
+            print(f"{'scenario':<26} {'result':<80} {'time':>8}")
+        results["scenarios"] = run_all(session, report)
+        api.close()
+        results.update(_costs(stage, session))
+        results["moto_gaps"] = stage.provisioned.gaps + stage.lambdas.gaps + KNOWN_GAPS
+        results["figures"] = {**session.figures, **stage.timings, "total_s": round(time.monotonic() - started, 1)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if echo:
+        _print_costs(results)
+    return results
+
+
+KNOWN_GAPS = [
+    "IAM: moto authorizes identity policies against resource '*' except for SQS/IAM/STS, so resource-scoped "
+    "statements never match; the rehearsal's gateway evaluates the templates' policy documents (read back from "
+    "moto IAM) with each request's real resource ARN; conditions other than aws:SecureTransport are not evaluated",
+    "resource policies: queue and topic policies are stored in moto, bucket policies are resolved but not applied "
+    "(moto would enforce their TLS-only deny on the plain-HTTP loopback); none is evaluated for same-account callers",
+    "TLS: everything runs over plain HTTP on loopback; aws:SecureTransport is taken as true",
+    "Lambda: handlers run on this machine's Python, not python3.14 on arm64; the Powertools layer is played by "
+    "the installed aws_lambda_powertools and pydantic",
+    "ECS: the container image is not built (no Docker); the task definition's command runs from the venv's package",
+    "CloudWatch Logs: container and function log bytes are counted from the processes' output, not shipped",
+    "DynamoDB capacity units are estimated from request/response sizes (moto does not meter them)",
+]
+
+
+def _costs(stage: Stage, session: Session) -> dict[str, Any]:
+    calls = stage.recorder.snapshot()
+    per_task: dict[str, Any] = {}
+    usd: dict[str, float] = {}
+    for agent, scenario in COST_TASKS.items():
+        task = session.tasks.get(scenario)
+        mine = [c for c in calls if c.task_id == task] if task else []
+        per_task[agent] = costs.request_counts(mine)
+        by_service = costs.price_calls(mine)
+        spec = stage.specs[agent]
+        log_bytes = sum(len(line) + 1 for r in stage.replicas.values() if r.spec.agent == agent
+                        for line in r.log_path.read_bytes().splitlines() if task and task.encode() in line)
+        by_service["logs"] = by_service.get("logs", 0.0) + costs.log_cost(log_bytes)
+        cpu = session.figures.get(f"cpu_{agent}", 0.0)
+        by_service["fargate"] = costs.fargate_cost(cpu, spec.cpu_units, spec.memory_mib)
+        usd[agent] = round(sum(by_service.values()), 8)
+    return {"aws_requests_per_task": per_task, "usd_per_task": usd,
+            "fixed_usd_per_month": costs.fixed_monthly(stage.assembly), "prices_date": costs.PRICES_DATE}
+
+
+def _print_costs(results: dict[str, Any]) -> None:
+    print(f"\ncost per task in AWS (us-east-1 prices of {results['prices_date']}, without the LLM):")
+    for agent, dollars in results["usd_per_task"].items():
+        requests = sum(results["aws_requests_per_task"][agent].values())
+        print(f"  {agent:<10} ${dollars:.6f}  ({requests} AWS requests)")
+    fixed = results["fixed_usd_per_month"]
+    print(f"platform at rest: ${sum(fixed.values()):.2f}/month ({', '.join(f'{k} ${v}' for k, v in fixed.items())})")
+
+
+def main() -> None:
+    results = rehearse()
+    failed = [n for n, r in results["scenarios"].items() if r != "passed"]
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
