@@ -7,6 +7,7 @@ Prints one table (scenario, result, time) and the cost per task, and writes
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -100,6 +101,8 @@ def _print_costs(results: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # A SIGTERM (Ctrl-C in CI, a timeout) unwinds the stage, so every process it started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = rehearse()
     failed = [n for n, r in results["scenarios"].items() if r != "passed"]
     sys.exit(1 if failed else 0)

@@ -109,7 +109,7 @@ class Gateway:
             return None, f"unknown access key {access_key}"
         if principal.role_arn is None:
             return principal, None
-        return principal, decide(self.policies.get(principal.role_arn, []), request.action, request.resources)
+        return principal, decide(self.policies.get(principal.role_arn, []), request.authorizations())
 
     def _attribute(self, principal: Principal, access_key: str, request: Request, body: bytes,
                    reply: bytes) -> str | None:

@@ -30,6 +30,10 @@ class Request:
     action: str  # IAM action, e.g. "dynamodb:GetItem"
     resources: tuple[str, ...]
     params: dict[str, Any]  # the parsed body (JSON or form), {} for S3
+    checks: tuple[tuple[str, str], ...] = ()  # (IAM action, resource) to authorize; default action x resources
+
+    def authorizations(self) -> tuple[tuple[str, str], ...]:
+        return self.checks or tuple((self.action, r) for r in self.resources)
 
 
 def _glob(pattern: str, value: str, *, case: bool = True) -> bool:
@@ -65,11 +69,11 @@ def _conditions_hold(conditions: dict[str, Any]) -> bool:
     return True
 
 
-def decide(documents: list[dict[str, Any]], action: str, resources: tuple[str, ...]) -> str | None:
-    """None when every resource is allowed, else why not ("explicit deny" / "no statement allows")."""
-    if action in _READS_WITHOUT_PERMISSION:
-        return None
-    for resource in resources:
+def decide(documents: list[dict[str, Any]], checks: tuple[tuple[str, str], ...]) -> str | None:
+    """None when every (action, resource) is allowed, else why not ("explicit deny" / "no statement allows")."""
+    for action, resource in checks:
+        if action in _READS_WITHOUT_PERMISSION:
+            continue
         statements = [s for d in documents for s in _as_list(d.get("Statement", []))]
         matching = [s for s in statements if _statement_applies(s, action, resource)]
         if any(s.get("Effect") == "Deny" for s in matching):
@@ -95,7 +99,20 @@ def parse(service: str, method: str, url: str, headers: dict[str, str], body: by
         params = {k: v[0] for k, v in form.items()}
         name = params.get("Action", "Unknown")
     action = f"{prefix}:{name}"
-    return Request(service, action, tuple(_resources(service, params, secret_arns)) or ("*",), params)
+    resources = tuple(_resources(service, params, secret_arns)) or ("*",)
+    return Request(service, action, resources, params, _transact_checks(service, params))
+
+
+# DynamoDB transactions have no IAM action of their own: each item is authorized as its operation.
+_TRANSACT_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                 "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def _transact_checks(service: str, params: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    if service != "dynamodb" or "TransactItems" not in params:
+        return ()
+    return tuple((f"dynamodb:{_TRANSACT_OPS[op]}", _arn("dynamodb", f"table/{body['TableName']}"))
+                 for item in params["TransactItems"] for op, body in item.items() if op in _TRANSACT_OPS)
 
 
 def _arn(service: str, rest: str) -> str:

@@ -37,9 +37,9 @@ def test_iam_allows_only_the_named_resource() -> None:
     ok = parse("dynamodb", "POST", "/", {"x-amz-target": "DynamoDB_20120810.GetItem"}, b'{"TableName": "tasks"}', {})
     other = parse("dynamodb", "POST", "/", {"x-amz-target": "DynamoDB_20120810.GetItem"}, b'{"TableName": "x"}', {})
     put = parse("dynamodb", "POST", "/", {"x-amz-target": "DynamoDB_20120810.PutItem"}, b'{"TableName": "tasks"}', {})
-    assert decide([doc], ok.action, ok.resources) is None
-    assert decide([doc], other.action, other.resources) is not None
-    assert decide([doc], put.action, put.resources) is not None
+    assert decide([doc], ok.authorizations()) is None
+    assert decide([doc], other.authorizations()) is not None
+    assert decide([doc], put.authorizations()) is not None
 
 
 def test_s3_object_requests_name_the_object() -> None:
@@ -53,3 +53,11 @@ def test_router_applies_rules_by_priority_then_the_default() -> None:
     assert route(rules, "default", "/v1/agents/research/tasks?x=1") == "research"
     assert route(rules, "default", "/v1/agents/content/tasks/1") == "content"
     assert route(rules, "default", "/healthz") == "default"
+
+
+def test_transactions_are_authorized_item_by_item() -> None:
+    doc = {"Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+                          "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/tasks"}]}
+    body = b'{"TransactItems": [{"Put": {"TableName": "tasks"}}, {"ConditionCheck": {"TableName": "tasks"}}]}'
+    request = parse("dynamodb", "POST", "/", {"x-amz-target": "DynamoDB_20120810.TransactWriteItems"}, body, {})
+    assert decide([doc], request.authorizations()) is None
