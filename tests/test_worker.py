@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agent_runtime.agents import RESEARCH
+from agent_runtime.errors import NotFoundError
 from agent_runtime.queue.local import LocalQueue
 from agent_runtime.store.base import TaskRecord
 from agent_runtime.store.notify import Notifier
@@ -169,6 +170,27 @@ async def test_an_approval_decided_in_the_store_by_another_container_is_seen(rig
     assert task.state == "succeeded" and rig.tools["publish"].finished(task_id) == [pending.call_id]
     resolved = [json.loads(e.data) for e in await rig.store.list_events(task_id) if e.type == "approval.resolved"]
     assert resolved[0]["approved"] and resolved[0]["decided_by"] == "api"
+
+
+async def test_the_approval_and_the_waiting_state_are_stored_before_the_event(rig: Rig) -> None:
+    seen: list[tuple[str, str]] = []  # (approval status, task state) when approval.requested is written
+    save_progress = rig.store.save_progress
+
+    async def checking_save(task_id: str, **kw: Any) -> None:
+        for event in kw.get("events", ()):
+            if event.type == "approval.requested":
+                try:
+                    status = (await rig.store.get_approval(task_id, event.call_id)).status
+                except NotFoundError:
+                    status = "missing"
+                seen.append((status, (await rig.store.get_task(task_id)).state))
+        await save_progress(task_id, **kw)
+
+    rig.store.save_progress = checking_save  # type: ignore[method-assign]
+    task_id = await rig.submit("publish", limits={"approval_timeout_s": 0.2})
+    async with running(rig.worker()):
+        await rig.done(task_id)
+    assert seen == [("pending", "waiting_approval")]  # whoever reads the event can decide at once
 
 
 async def test_approval_timeout_follows_the_policy(rig: Rig) -> None:
