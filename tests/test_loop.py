@@ -10,10 +10,11 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agent_runtime.agents import AgentSpec
+from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, Checkpoint
 from agent_runtime.events import Usage
 from agent_runtime.limits import Limits
-from agent_runtime.loop import Agent, ApprovalDecision, ApprovalRequest, Checkpoint
-from agent_runtime.memory import ContextWindow, InMemoryMemory, SQLiteMemory
+from agent_runtime.loop import Agent
+from agent_runtime.memory import ContextWindow, InMemoryMemory
 from agent_runtime.models.base import Message, ModelReply, ToolCall
 from lambda_tools.spec import ToolSpec
 
@@ -254,16 +255,6 @@ async def test_session_memory_carries_earlier_turns() -> None:
     await agent.run("its population?", session_id="s1")
     contents = [m["content"] for m in model.seen[1]]
     assert contents[1:] == ["capital of France?", "Paris", "its population?"]
-
-
-async def test_sqlite_memory_survives_reopen(tmp_path: Any) -> None:
-    mem = SQLiteMemory(tmp_path / "m.db")
-    await mem.append("s", [{"role": "user", "content": "a"}])
-    await mem.append("s", [{"role": "assistant", "content": "b"}])
-    mem.close()
-    again = SQLiteMemory(tmp_path / "m.db")
-    assert [m["content"] for m in await again.load("s")] == ["a", "b"]
-    assert await again.load("other") == []
 
 
 def test_context_window_trims_whole_groups_and_keeps_the_task() -> None:
