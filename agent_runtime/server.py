@@ -155,7 +155,8 @@ def create_platform(
     notifier = Notifier()
     worker = Worker(
         store=store, queue=queue, runtimes=runtimes, notifier=notifier, concurrency=settings.worker_concurrency,
-        lease_s=lease_s if lease_s is not None else float(settings.queue_visibility_s), poll_s=poll_s, receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
+        lease_s=lease_s if lease_s is not None else float(settings.queue_visibility_s), poll_s=poll_s,
+        receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
         max_attempts=settings.max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
         emit_metrics=settings.store == "dynamodb",
     )
