@@ -31,6 +31,7 @@ URL = PREFIX + "URL"  # base URL of the task API, e.g. https://agents.example.co
 CLIENT_KEY = PREFIX + "CLIENT_KEY"  # bearer key the client sends
 PRICES = PREFIX + "PRICES"  # JSON object {model: [usd_per_1m_input, usd_per_1m_output]}
 LOG_LEVEL = PREFIX + "LOG_LEVEL"
+API_DOCS = PREFIX + "API_DOCS"  # true (default) | false: serve /docs, /redoc and /openapi.json (off when deployed)
 DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"
 REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
 

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1,
                               description="attempts at a task (claims by a worker) before it is failed")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api_docs: bool = Field(True, description="serve the API documentation (/docs, /redoc, /openapi.json) "
+                           "without a key; the deployed services turn it off")
 
     # Clients of the task API (`agent-platform submit/watch/cancel`).
     url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+(/\S*)?$",

@@ -21,6 +21,7 @@ from agent_runtime.agents import AGENTS
 from stacks.constructs.agent_network import AgentNetwork
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.agent_service import CONTAINER_PORT, HEALTH_PATH, AgentService
+from stacks.constructs.api_domain import ApiDomain
 from stacks.constructs.api_load_balancer import ApiLoadBalancer
 from stacks.constructs.platform_secrets import PlatformSecrets
 from stacks.settings import PlatformSettings
@@ -52,14 +53,21 @@ class AgentsStack(Stack):
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
+        domain = ApiDomain(
+            self, "Domain", certificate_arn=settings.certificate_arn, domain_name=settings.domain_name,
+            hosted_zone_id=settings.hosted_zone_id, zone_name=settings.zone_name,
+        ) if settings.https else None
         self.api = ApiLoadBalancer(
             self,
             "Api",
             vpc=network.vpc,
-            certificate_arn=settings.certificate_arn,
+            certificate=domain.certificate if domain else None,
             idle_timeout_s=settings.alb_idle_timeout_s,
             access_logs=access_logs,
+            public_docs=settings.api_docs,
         )
+        if domain:
+            domain.point_at(self.api.alb)
         image = self._image(settings)
         self.queues: dict[str, AgentQueue] = {}
         self.services: dict[str, AgentService] = {}

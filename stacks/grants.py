@@ -20,14 +20,18 @@ from stacks.nag import Waiver, suppress
 
 
 def _objects_waiver(bucket: s3.IBucket, grantee: iam.IGrantable) -> None:
-    bucket_resource = bucket.node.default_child
-    if not isinstance(grantee, Construct) or bucket_resource is None:
+    if not isinstance(grantee, Construct):
         return
-    logical_id = Stack.of(bucket).get_logical_id(bucket_resource)  # type: ignore[arg-type]
+    bucket_resource = bucket.node.default_child
+    if bucket_resource is not None:
+        logical_id = Stack.of(bucket).get_logical_id(bucket_resource)  # type: ignore[arg-type]
+        finding = f"Resource::<{logical_id}.Arn>/*"
+    else:  # a kept bucket imported by name (`existing_*`): its ARN is a literal
+        finding = f"Resource::{Stack.of(grantee).resolve(bucket.arn_for_objects('*'))}"
     suppress(grantee, Waiver(
         "AwsSolutions-IAM5",
         "Object actions need the object ARN pattern of this one bucket; no other bucket is reachable.",
-        applies_to=(f"Resource::<{logical_id}.Arn>/*",),
+        applies_to=(finding,),
     ))
 
 

@@ -47,6 +47,16 @@ _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,24}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[\w-]{1,256}$")
+_TABLE_NAME = re.compile(r"^[\w.-]{3,255}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SECRET_ID = re.compile(r"^[\w/+=.@:-]{1,2048}$")
+# What the message says when no HTTPS is configured and plain HTTP was not chosen explicitly.
+HTTPS_REQUIRED = (
+    "certificate_arn: the API must be served over HTTPS; pass -c certificate_arn=arn:aws:acm:... "
+    "or -c domain_name=api.example.com -c hosted_zone_id=Z... (a DNS-validated certificate is issued), "
+    "or -c allow_http=true for a throwaway test deployment")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # SQS's redrive limit (up to 1000): by default it gives the workers the runtime's default attempts,
 # and it may not be so low that they get none (see `attempts_within`).
@@ -84,6 +94,12 @@ class PlatformSettings:
     nat_gateways: int = 1
     certificate_arn: str | None = None
     domain_name: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    allow_http: bool = False
+    api_docs: bool = False
+    waf: bool = True
+    waf_rate_limit: int = 2000
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
     queue_visibility_s: int = DEFAULT_QUEUE_VISIBILITY_S
     log_retention_days: int = 30
@@ -95,11 +111,28 @@ class PlatformSettings:
     container_arm64: bool = True
     powertools_layer_arn: str = DEFAULT_POWERTOOLS_LAYER
     alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
     retain_data: bool = True
+    existing_table_name: str | None = None
+    existing_documents_bucket: str | None = None
+    existing_reports_bucket: str | None = None
+    existing_llm_api_key_secret: str | None = None
+    existing_api_keys_secret: str | None = None
     alb_idle_timeout_s: int = 300
-    scale_cpu_percent: int = 60
     backlog_per_task: int = 20
     approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
+
+    @property
+    def https(self) -> bool:
+        """Whether the API is served over HTTPS (a certificate given, or one issued for the domain)."""
+        return bool(self.certificate_arn or (self.domain_name and self.hosted_zone_id))
+
+    @property
+    def zone_name(self) -> str | None:
+        """The hosted zone's name: `hosted_zone_name`, else the domain name's parent (api.example.com -> example.com)."""
+        if self.hosted_zone_name or not self.domain_name:
+            return self.hosted_zone_name
+        return self.domain_name.split(".", 1)[1]
 
     @property
     def max_attempts(self) -> int:
@@ -243,10 +276,29 @@ def _agent_sizes(reader: _Reader) -> dict[str, AgentSize]:
 
 _KNOWN_KEYS = frozenset({
     "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name",
+    "hosted_zone_id", "hosted_zone_name", "allow_http", "api_docs", "waf", "waf_rate_limit",
     "max_receive_count", "queue_visibility_s", "log_retention_days", "model", "llm_base_url", "log_level",
     "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
-    "retain_data", "alb_idle_timeout_s", "scale_cpu_percent", "backlog_per_task", "approval_timeout_policy",
+    "alarm_topic_arn", "retain_data", "existing_table_name", "existing_documents_bucket", "existing_reports_bucket",
+    "existing_llm_api_key_secret", "existing_api_keys_secret", "alb_idle_timeout_s", "backlog_per_task",
+    "approval_timeout_policy",
 })
+
+
+def _cross_checks(settings: PlatformSettings) -> list[str]:
+    """Problems that involve more than one key (each key on its own was valid)."""
+    problems = []
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        problems.append(f"log_retention_days: CloudWatch Logs accepts one of "
+                        f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
+    if settings.hosted_zone_id and not settings.domain_name:
+        problems.append("hosted_zone_id: also set -c domain_name=<the API's host name in that zone>")
+    if settings.hosted_zone_name and not settings.hosted_zone_id:
+        problems.append("hosted_zone_name: also set -c hosted_zone_id=Z... (the zone's id)")
+    zone = settings.hosted_zone_name
+    if zone and settings.domain_name and not ("." + settings.domain_name).endswith("." + zone):
+        problems.append(f"hosted_zone_name: {settings.domain_name} is not in the zone {zone}")
+    return problems
 
 
 def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
@@ -269,6 +321,12 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
                               "expected an ACM certificate ARN like "
                               "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>"),
         domain_name=r.text("domain_name", None, _HOSTNAME, "expected a lowercase DNS name like api.example.com"),
+        hosted_zone_id=r.text("hosted_zone_id", None, _ZONE_ID, "expected a Route 53 hosted zone id like Z0123456789ABC"),
+        hosted_zone_name=r.text("hosted_zone_name", None, _HOSTNAME, "expected a lowercase DNS name like example.com"),
+        allow_http=r.boolean("allow_http", False),
+        api_docs=r.boolean("api_docs", False),
+        waf=r.boolean("waf", True),
+        waf_rate_limit=r.integer("waf_rate_limit", 2000, 100, 2_000_000_000),
         max_receive_count=r.integer("max_receive_count", DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, 1000),
         queue_visibility_s=r.integer("queue_visibility_s", DEFAULT_QUEUE_VISIBILITY_S, MIN_QUEUE_VISIBILITY_S,
                                      MAX_QUEUE_VISIBILITY_S),
@@ -284,16 +342,23 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
                                    "expected a Lambda layer version ARN (region may be '{region}')")
         or DEFAULT_POWERTOOLS_LAYER,
         alarm_email=r.text("alarm_email", None, _EMAIL, "expected an email address"),
+        alarm_topic_arn=r.text("alarm_topic_arn", None, _TOPIC_ARN, "expected an SNS topic ARN"),
         retain_data=r.boolean("retain_data", True),
+        existing_table_name=r.text("existing_table_name", None, _TABLE_NAME, "expected a DynamoDB table name"),
+        existing_documents_bucket=r.text("existing_documents_bucket", None, _BUCKET_NAME, "expected an S3 bucket name"),
+        existing_reports_bucket=r.text("existing_reports_bucket", None, _BUCKET_NAME, "expected an S3 bucket name"),
+        existing_llm_api_key_secret=r.text("existing_llm_api_key_secret", None, _SECRET_ID,
+                                           "expected a Secrets Manager secret name or ARN"),
+        existing_api_keys_secret=r.text("existing_api_keys_secret", None, _SECRET_ID,
+                                        "expected a Secrets Manager secret name or ARN"),
         alb_idle_timeout_s=r.integer("alb_idle_timeout_s", 300, 60, 4000),
-        scale_cpu_percent=r.integer("scale_cpu_percent", 60, 10, 95),
         backlog_per_task=r.integer("backlog_per_task", 20, 1, 10_000),
         approval_timeout_policy=cast(ApprovalTimeoutPolicy, r.choice(
             "approval_timeout_policy", "deny", APPROVAL_TIMEOUT_POLICIES, upper=False)),
     )
-    if settings.log_retention_days not in LOG_RETENTION_DAYS:
-        r.problems.append(f"log_retention_days: CloudWatch Logs accepts one of "
-                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {settings.log_retention_days}")
+    r.problems += _cross_checks(settings)
+    if not (settings.https or settings.allow_http or context.get("certificate_arn")):  # a bad ARN is reported
+        r.problems.append(HTTPS_REQUIRED)
     if r.problems:
         raise SettingsError(r.problems)
     return settings

@@ -1,4 +1,4 @@
-"""One agent as a Fargate service: API and worker in one container, scaled on CPU and queue backlog."""
+"""One agent as a Fargate service: API and worker in one container, scaled on its queue's work per task."""
 
 from __future__ import annotations
 
@@ -58,12 +58,14 @@ def container_environment(
         env.QUEUE: "sqs",
         env.TABLE_NAME: table_name,
         env.QUEUE_URL: queue_url,
-        env.API_KEYS_SECRET: secrets.api_keys_name,
-        env.LLM_SECRET: secrets.llm_api_key_name,
+        env.API_KEYS_SECRET: secrets.api_keys_id,
+        env.LLM_SECRET: secrets.llm_api_key_id,
         env.TOOL_FUNCTIONS: tool_functions_json,
         env.MODEL: settings.model,
         env.DOCUMENTS_BUCKET: documents_bucket,
         env.LOG_LEVEL: settings.log_level,
+        # The API documentation is anonymous, so it is off unless `api_docs` is set.
+        env.API_DOCS: "true" if settings.api_docs else "false",
         # As the Dockerfile sets it, for images given as image_uri too: the container user has no home.
         env.DATA_DIR: CONTAINER_DATA_DIR,
         env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
@@ -76,6 +78,37 @@ def container_environment(
     if settings.llm_base_url:
         environment[env.OPENAI_BASE_URL] = settings.llm_base_url
     return environment
+
+
+def running_tasks(*, cluster_name: str, service_name: str, metric: str = "RunningTaskCount",
+                  period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+    """A Container Insights service metric (RunningTaskCount, DesiredTaskCount), averaged over `period`."""
+    return cloudwatch.Metric(
+        namespace="ECS/ContainerInsights",
+        metric_name=metric,
+        dimensions_map={"ClusterName": cluster_name, "ServiceName": service_name},
+        statistic="Average",
+        period=period,
+    )
+
+
+WORK_PER_TASK = "IF(FILL(running, 0) > 0, (visible + inflight) / running, (visible + inflight) * 1000)"
+
+
+def work_per_task(*, cluster_name: str, service_name: str, queue: AgentQueue) -> cloudwatch.MathExpression:
+    """Waiting plus in-flight task messages per running task; with no task running any work reads as huge."""
+    period = Duration.minutes(1)
+    return cloudwatch.MathExpression(
+        expression=WORK_PER_TASK,
+        using_metrics={
+            "visible": queue.queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=period),
+            "inflight": queue.queue.metric_approximate_number_of_messages_not_visible(
+                statistic="Maximum", period=period),
+            "running": running_tasks(cluster_name=cluster_name, service_name=service_name),
+        },
+        label="Task messages per running task",
+        period=period,
+    )
 
 
 def health_check() -> ecs.HealthCheck:
@@ -190,39 +223,22 @@ class AgentService(Construct):
             secret.grant_read(role)
 
     def _scale(self, size: AgentSize, settings: PlatformSettings, cluster: ecs.ICluster,
-               queue: AgentQueue) -> ecs.ScalableTaskCount:
-        """Target tracking on CPU; step scale-out on queue backlog per running task."""
+                queue: AgentQueue) -> ecs.ScalableTaskCount:
+        """Step scaling in both directions on the agent's work per running task (no CPU policy).
+
+        A task's work is waiting plus in-flight messages: an agent mostly waits on the model, so CPU
+        says little about load. Out by 1 at `backlog_per_task`, by 3 at four times that; in by 1
+        once below half of it for 10 minutes (a stopped task's runs resume elsewhere from their
+        checkpoints).
+        """
         scaling = self.service.auto_scale_task_count(min_capacity=size.min_tasks, max_capacity=size.max_tasks)
-        scaling.scale_on_cpu_utilization(
-            "Cpu",
-            target_utilization_percent=settings.scale_cpu_percent,
-            scale_in_cooldown=Duration.minutes(5),
-            scale_out_cooldown=Duration.minutes(1),
-        )
-        running = cloudwatch.Metric(
-            namespace="ECS/ContainerInsights",
-            metric_name="RunningTaskCount",
-            dimensions_map={"ClusterName": cluster.cluster_name, "ServiceName": self.service.service_name},
-            statistic="Average",
-            period=Duration.minutes(1),
-        )
-        visible = queue.queue.metric_approximate_number_of_messages_visible(
-            statistic="Maximum", period=Duration.minutes(1)
-        )
-        backlog = cloudwatch.MathExpression(
-            expression="IF(running > 0, visible / running, visible)",
-            using_metrics={"visible": visible, "running": running},
-            label="Backlog per task",
-            period=Duration.minutes(1),
-        )
         target = settings.backlog_per_task
-        # Scale-out only: scale-in is left to the CPU policy, so a task busy with long runs
-        # is not stopped just because the queue is empty.
         scaling.scale_on_metric(
             "Backlog",
-            metric=backlog,
+            metric=work_per_task(cluster_name=cluster.cluster_name, service_name=self.service.service_name,
+                                 queue=queue),
             scaling_steps=[
-                autoscaling.ScalingInterval(upper=target, change=0),
+                autoscaling.ScalingInterval(upper=target / 2, change=-1),
                 autoscaling.ScalingInterval(lower=target, change=1),
                 autoscaling.ScalingInterval(lower=target * 4, change=3),
             ],

@@ -13,6 +13,16 @@ REPO = Path(__file__).resolve().parents[2]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO / "cdk.json").read_text())["context"]
 CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/agent-platform:v1"
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
+# Data kept from an earlier deployment that a new one attaches to (the `existing_*` settings).
+EXISTING = {
+    "existing_table_name": "AgentPlatformData-TasksTable-OLD",
+    "existing_documents_bucket": "agentplatformdata-documents-old",
+    "existing_reports_bucket": "agentplatformdata-reports-old",
+    "existing_llm_api_key_secret": "old/llm-api-key",
+    "existing_api_keys_secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:old/api-keys-AbCdEf",
+}
 
 
 @dataclass

@@ -11,9 +11,10 @@ import pytest
 from agent_runtime import envnames as env
 from agent_runtime.agents import AGENTS
 from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_VISIBILITY_S, Settings
+from stacks.constructs.agent_service import WORK_PER_TASK
 from stacks.tools_stack import tool_function_name
 
-from .support import Synth
+from .support import EXISTING, Synth
 
 NAMES = sorted(AGENTS)
 
@@ -135,10 +136,22 @@ def test_service_gets_its_tool_function_names(default_synth: Synth, agent: str) 
 
 
 @pytest.mark.parametrize("agent", NAMES)
-def test_service_gets_the_secret_names(default_synth: Synth, agent: str) -> None:
+def test_service_gets_the_secret_ids(default_synth: Synth, agent: str) -> None:
     variables = _env(default_synth, agent)
+    assert {default_synth.render(variables[k], default_synth.stack_name("Agents"), "Name")
+            for k in (env.LLM_SECRET, env.API_KEYS_SECRET)} == {
+        "AgentPlatformData/Secrets/LlmApiKey/Resource", "AgentPlatformData/Secrets/ApiKeys/Resource"}
+
+
+def test_service_gets_kept_secrets_by_the_id_given(domain_synth: Synth) -> None:
+    variables = _env(domain_synth, "research")
     assert (variables[env.LLM_SECRET], variables[env.API_KEYS_SECRET]) == (
-        "AgentPlatform/llm-api-key", "AgentPlatform/api-keys")
+        EXISTING["existing_llm_api_key_secret"], EXISTING["existing_api_keys_secret"])
+
+
+@pytest.mark.parametrize(("which", "value"), [("default_synth", "false"), ("domain_synth", "true")])
+def test_api_docs_follow_the_setting(request: pytest.FixtureRequest, which: str, value: str) -> None:
+    assert _env(request.getfixturevalue(which), "research")[env.API_DOCS] == value
 
 
 @pytest.mark.parametrize("agent", NAMES)
@@ -221,7 +234,7 @@ def test_task_role_only_reads_the_documents_bucket(default_synth: Synth, agent: 
 @pytest.mark.parametrize("agent", NAMES)
 def test_task_role_reads_both_secrets(default_synth: Synth, agent: str) -> None:
     assert _resources_for(default_synth, agent, "secretsmanager:GetSecretValue", "Name") == {
-        "AgentPlatform/llm-api-key", "AgentPlatform/api-keys"}
+        "AgentPlatformData/Secrets/LlmApiKey/Resource", "AgentPlatformData/Secrets/ApiKeys/Resource"}
 
 
 @pytest.mark.parametrize("agent", NAMES)
@@ -246,17 +259,25 @@ def test_tasks_run_the_server_with_a_health_check(default_synth: Synth) -> None:
     assert "/healthz" in " ".join(container["HealthCheck"]["Command"])
 
 
-def test_each_service_scales_on_cpu_and_on_backlog(default_synth: Synth) -> None:
-    policies = default_synth.resources("Agents", "AWS::ApplicationAutoScaling::ScalingPolicy").values()
-    kinds = sorted(p["Properties"].get("TargetTrackingScalingPolicyConfiguration", {}).get(
-        "PredefinedMetricSpecification", {}).get("PredefinedMetricType", p["Properties"]["PolicyType"]) for p in policies)
-    assert kinds == ["ECSServiceAverageCPUUtilization"] * len(AGENTS) + ["StepScaling"] * len(AGENTS)
+def _scaling_policies(s: Synth) -> list[dict[str, Any]]:
+    return [p["Properties"] for p in s.resources("Agents", "AWS::ApplicationAutoScaling::ScalingPolicy").values()]
 
 
-def test_backlog_alarm_divides_queue_depth_by_running_tasks(default_synth: Synth) -> None:
+def test_no_service_scales_on_cpu(default_synth: Synth) -> None:
+    assert {p["PolicyType"] for p in _scaling_policies(default_synth)} == {"StepScaling"}
+
+
+def test_each_service_scales_out_and_in_on_its_backlog(default_synth: Synth) -> None:
+    """Both directions come from the same work-per-task metric: one step policy each way per agent."""
+    adjustments = sorted(min(a["ScalingAdjustment"] for a in p["StepScalingPolicyConfiguration"]["StepAdjustments"])
+                         for p in _scaling_policies(default_synth))
+    assert adjustments == [-1] * len(AGENTS) + [1] * len(AGENTS)
+
+
+def test_backlog_alarms_divide_queue_work_by_running_tasks(default_synth: Synth) -> None:
     alarms = default_synth.resources("Agents", "AWS::CloudWatch::Alarm").values()
-    expressions = {m["Expression"] for a in alarms for m in a["Properties"]["Metrics"] if "Expression" in m}
-    assert expressions == {"IF(running > 0, visible / running, visible)"}
+    expressions = [m["Expression"] for a in alarms for m in a["Properties"]["Metrics"] if "Expression" in m]
+    assert expressions == [WORK_PER_TASK] * 2 * len(AGENTS)
 
 
 def test_scaling_bounds_come_from_settings(default_synth: Synth) -> None:

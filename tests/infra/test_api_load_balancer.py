@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from agent_runtime.agents import AGENTS
 from stacks.constructs.api_load_balancer import NO_CERTIFICATE_WARNING
 
-from .support import CERT_ARN, Synth
+from .support import CERT_ARN, ZONE_ID, Synth
 
 
 def _attributes(s: Synth) -> dict[str, str]:
@@ -48,7 +49,7 @@ def test_no_other_routes(default_synth: Synth) -> None:
 
 
 def test_other_paths_go_to_one_agent_service(default_synth: Synth) -> None:
-    (action,) = _listeners(default_synth)[80]["DefaultActions"]
+    (action,) = _listeners(default_synth)[443]["DefaultActions"]
     assert action["Type"] == "forward"
 
 
@@ -65,35 +66,62 @@ def test_access_logs_are_on(default_synth: Synth) -> None:
     assert _attributes(default_synth)["access_logs.s3.enabled"] == "true"
 
 
-def test_without_certificate_only_http_is_served(default_synth: Synth) -> None:
-    assert [(p, listener["Protocol"]) for p, listener in _listeners(default_synth).items()] == [(80, "HTTP")]
+def test_allow_http_serves_only_plain_http(variant_synth: Synth) -> None:
+    assert [(p, listener["Protocol"]) for p, listener in _listeners(variant_synth).items()] == [(80, "HTTP")]
 
 
-def test_without_certificate_synth_warns(default_synth: Synth) -> None:
-    assert NO_CERTIFICATE_WARNING in default_synth.warnings
+def test_allow_http_synth_warns(variant_synth: Synth) -> None:
+    assert NO_CERTIFICATE_WARNING in variant_synth.warnings
 
 
-def test_with_certificate_https_serves_the_api(variant_synth: Synth) -> None:
-    https = _listeners(variant_synth)[443]
+def test_with_certificate_https_serves_the_api(default_synth: Synth) -> None:
+    https = _listeners(default_synth)[443]
     assert (https["Protocol"], https["Certificates"]) == ("HTTPS", [{"CertificateArn": CERT_ARN}])
 
 
-def test_with_certificate_http_redirects_to_https(variant_synth: Synth) -> None:
-    (action,) = _listeners(variant_synth)[80]["DefaultActions"]
+def test_https_uses_the_recommended_tls_policy(default_synth: Synth) -> None:
+    assert _listeners(default_synth)[443]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+
+
+def test_with_certificate_http_redirects_to_https(default_synth: Synth) -> None:
+    (action,) = _listeners(default_synth)[80]["DefaultActions"]
     assert (action["Type"], action["RedirectConfig"]["Protocol"], action["RedirectConfig"]["Port"]) == (
         "redirect", "HTTPS", "443")
 
 
-def test_with_certificate_routes_are_on_https(variant_synth: Synth) -> None:
+def test_with_certificate_routes_are_on_https(default_synth: Synth) -> None:
     listeners = {r["Properties"]["ListenerArn"]["Ref"]
-                 for r in variant_synth.resources("Agents", "AWS::ElasticLoadBalancingV2::ListenerRule").values()}
-    assert [variant_synth.path_of("Agents", lid).split("/")[3] for lid in listeners] == ["Https"]
+                 for r in default_synth.resources("Agents", "AWS::ElasticLoadBalancingV2::ListenerRule").values()}
+    assert [default_synth.path_of("Agents", lid).split("/")[3] for lid in listeners] == ["Https"]
 
 
-def test_with_certificate_synth_does_not_warn(variant_synth: Synth) -> None:
-    assert NO_CERTIFICATE_WARNING not in variant_synth.warnings
+def test_with_certificate_synth_does_not_warn(default_synth: Synth) -> None:
+    assert NO_CERTIFICATE_WARNING not in default_synth.warnings
 
 
-def test_api_base_url_output(default_synth: Synth, variant_synth: Synth) -> None:
-    urls = [s.template("Agents")["Outputs"]["ApiBaseUrl"]["Value"] for s in (default_synth, variant_synth)]
-    assert (urls[0]["Fn::Join"][1][0], urls[1]) == ("http://", "https://agents.example.com")
+def test_with_a_hosted_zone_a_dns_validated_certificate_is_issued(domain_synth: Synth) -> None:
+    (cert,) = domain_synth.resources("Agents", "AWS::CertificateManager::Certificate").values()
+    assert (cert["Properties"]["DomainName"], cert["Properties"]["DomainValidationOptions"][0]["HostedZoneId"]) == (
+        "agents.example.com", ZONE_ID)
+
+
+def test_with_a_hosted_zone_the_issued_certificate_serves_https(domain_synth: Synth) -> None:
+    (cert,) = domain_synth.resources("Agents", "AWS::CertificateManager::Certificate")
+    assert _listeners(domain_synth)[443]["Certificates"] == [{"CertificateArn": {"Ref": cert}}]
+
+
+def test_with_a_hosted_zone_the_domain_is_an_alias_of_the_load_balancer(domain_synth: Synth) -> None:
+    (record,) = domain_synth.resources("Agents", "AWS::Route53::RecordSet").values()
+    props = record["Properties"]
+    assert (props["Name"], props["Type"], props["HostedZoneId"], "DNSName" in json.dumps(props["AliasTarget"])) == (
+        "agents.example.com.", "A", ZONE_ID, True)
+
+
+def test_a_given_certificate_makes_no_dns_record(default_synth: Synth) -> None:
+    assert default_synth.resources("Agents", "AWS::Route53::RecordSet") == {}
+
+
+def test_api_base_url_output(default_synth: Synth, variant_synth: Synth, domain_synth: Synth) -> None:
+    urls = [s.template("Agents")["Outputs"]["ApiBaseUrl"]["Value"] for s in (default_synth, variant_synth, domain_synth)]
+    assert (urls[0]["Fn::Join"][1][0], urls[1]["Fn::Join"][1][0], urls[2]) == (
+        "https://", "http://", "https://agents.example.com")

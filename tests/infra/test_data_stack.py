@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .support import Synth
+import pytest
+
+from .support import EXISTING, Synth
 
 
 def _table(s: Synth) -> dict[str, Any]:
@@ -70,15 +72,45 @@ def test_report_topic_is_encrypted(default_synth: Synth) -> None:
     assert "alias/aws/sns" in str(topic["Properties"]["KmsMasterKeyId"])
 
 
-def test_secret_names_are_prefixed(default_synth: Synth) -> None:
-    names = {s["Properties"]["Name"] for s in default_synth.resources("Data", "AWS::SecretsManager::Secret").values()}
-    assert names == {"AgentPlatform/llm-api-key", "AgentPlatform/api-keys"}
+# Properties that fix a resource's physical name; a retained resource with one blocks the next deploy.
+_NAME_PROPERTIES = ("Name", "TableName", "BucketName", "QueueName", "LogGroupName", "TopicName", "RoleName")
+
+
+@pytest.mark.parametrize("which", ["default_synth", "variant_synth"])
+def test_no_retained_resource_has_a_fixed_name(request: pytest.FixtureRequest, which: str) -> None:
+    """After `cdk destroy` kept the table, buckets, secrets and logs, `cdk deploy` must not collide with them."""
+    synth: Synth = request.getfixturevalue(which)
+    named = [f"{stack}/{lid}" for stack, t in synth.templates().items() for lid, r in t["Resources"].items()
+             if r.get("DeletionPolicy") == "Retain" and set(_NAME_PROPERTIES) & set(r.get("Properties", {}))]
+    assert named == []
+
+
+def test_secrets_are_retained_with_the_data(default_synth: Synth) -> None:
+    secrets = default_synth.resources("Data", "AWS::SecretsManager::Secret").values()
+    assert {s["DeletionPolicy"] for s in secrets} == {"Retain"}
 
 
 def test_api_keys_secret_starts_with_a_generated_key(default_synth: Synth) -> None:
-    secrets = default_synth.resources("Data", "AWS::SecretsManager::Secret").values()
-    (api_keys,) = [s["Properties"] for s in secrets if s["Properties"]["Name"].endswith("/api-keys")]
+    secrets = default_synth.resources("Data", "AWS::SecretsManager::Secret")
+    (api_keys,) = [s["Properties"] for lid, s in secrets.items() if "ApiKeys" in lid]
     assert api_keys["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+@pytest.mark.parametrize("resource", ["AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"])
+def test_existing_data_is_imported_not_created(domain_synth: Synth, resource: str) -> None:
+    assert domain_synth.resources("Data", resource) == {}
+
+
+def test_existing_buckets_are_imported_not_created(domain_synth: Synth) -> None:
+    """Only the access log bucket is new; documents and reports are the kept ones."""
+    assert [b["Properties"].get("LoggingConfiguration") for b in domain_synth.resources("Data", "AWS::S3::Bucket").values()] == [None]
+
+
+@pytest.mark.parametrize(("output", "key"), [("TableName", "existing_table_name"),
+                                             ("DocumentsBucketName", "existing_documents_bucket"),
+                                             ("ReportsBucketName", "existing_reports_bucket")])
+def test_outputs_name_the_kept_data(domain_synth: Synth, output: str, key: str) -> None:
+    assert domain_synth.template("Data")["Outputs"][output]["Value"] == EXISTING[key]
 
 
 def test_outputs_name_table_buckets_and_secrets(default_synth: Synth) -> None:
