@@ -170,8 +170,8 @@ def create_platform(
 
     services = ApiServices(store=store, queue=queue, agents=runtimes, keys=keys, notifier=notifier,
                            notify_cancel=worker.notify_cancel, heartbeat_s=heartbeat_s, poll_s=poll_s)
-    app = create_app(services, lifespan=worker_lifespan(worker, recover=settings.queue == "local",
-                                                        on_shutdown=close))
+    lifespan = worker_lifespan(worker, recover=settings.queue == "local", on_shutdown=close)
+    app = create_app(services, lifespan=lifespan, docs=settings.api_docs)
     return Platform(settings, store, queue, worker, app, runtimes, key_file)
 
 

@@ -25,14 +25,21 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def create_app(
     services: ApiServices, *, lifespan: Lifespan | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    docs: bool = True,
 ) -> FastAPI:
-    """The FastAPI app over `services`; `lifespan` starts and stops whatever runs beside it."""
+    """The FastAPI app over `services`; `lifespan` starts and stops whatever runs beside it.
+
+    `docs=False` removes /docs, /redoc and /openapi.json (they need no key; deployed services turn them off).
+    """
     app = FastAPI(
         title="Agent platform task API",
         version=__version__,
         description="Submit tasks to the research, content and analysis agents, follow them live (SSE), "
                     "approve sensitive tool calls, cancel, and read results and costs.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

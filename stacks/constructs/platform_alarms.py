@@ -40,9 +40,9 @@ class PlatformAlarms(Construct):
         queues: Mapping[str, sqs.IQueue],
         dlqs: Mapping[str, sqs.IQueue],
         services: Mapping[str, ecs.IBaseService],
-        target_groups: Mapping[str, elbv2.IApplicationTargetGroup],
+        target_groups: Mapping[str, elbv2.ApplicationTargetGroup],
         functions: Mapping[str, lambda_.IFunction],
-        alb: elbv2.IApplicationLoadBalancer,
+        alb: elbv2.ApplicationLoadBalancer,
         topics: Sequence[sns.ITopic],
     ) -> None:
         super().__init__(scope, construct_id)
