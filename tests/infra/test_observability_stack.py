@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from agent_runtime.agents import AGENTS
 from agent_runtime.observability import METRICS_NAMESPACE, STATE_METRICS, task_metrics_record
+from lambda_tools.catalog import CATALOG
+from stacks.constructs.platform_alarms import MIN_FINISHED_TASKS
 from stacks.constructs.task_metric_filters import TASK_METRICS
+from stacks.observability_stack import NOBODY_NOTIFIED_WARNING
 
-from .support import Synth
+from .support import TOPIC_ARN, Synth
 
 
 def _dashboard(s: Synth) -> str:
@@ -52,6 +56,48 @@ def test_rate_alarm_descriptions_match_their_comparison(default_synth: Synth) ->
               if "%" in a["Properties"]["AlarmDescription"]]
     assert {(a["ComparisonOperator"], f"{a['Threshold']:g}% or more of " in a["AlarmDescription"]) for a in alarms} == {
         ("GreaterThanOrEqualToThreshold", True)}
+
+
+def _alarms(s: Synth) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in s.resources("Observability", "AWS::CloudWatch::Alarm").values()]
+
+
+def _metric_names(alarm: dict[str, Any]) -> set[str]:
+    if "MetricName" in alarm:
+        return {alarm["MetricName"]}
+    return {m["MetricStat"]["Metric"]["MetricName"] for m in alarm.get("Metrics", []) if "MetricStat" in m}
+
+
+@pytest.mark.parametrize(("metric", "count"), [
+    ("DesiredTaskCount", len(AGENTS)), ("UnHealthyHostCount", len(AGENTS)),
+    ("ApproximateAgeOfOldestMessage", len(AGENTS)), ("Errors", len(CATALOG)), ("Throttles", len(CATALOG))])
+def test_an_alarm_per_service_target_group_queue_and_tool(default_synth: Synth, metric: str, count: int) -> None:
+    assert sum(metric in _metric_names(a) for a in _alarms(default_synth)) == count
+
+
+def test_tasks_below_desired_compares_desired_with_running(default_synth: Synth) -> None:
+    expressions = {m["Expression"] for a in _alarms(default_synth) if "DesiredTaskCount" in _metric_names(a)
+                   for m in a["Metrics"] if "Expression" in m}
+    assert expressions == {"FILL(desired, 0) - FILL(running, 0)"}
+
+
+def test_failure_rate_counts_only_windows_with_enough_tasks(default_synth: Synth) -> None:
+    expressions = [m["Expression"] for a in _alarms(default_synth) if "tasks failed" in a["AlarmDescription"]
+                   for m in a["Metrics"] if m.get("ReturnData", True) and "Expression" in m]
+    assert set(expressions) == {f"IF(done >= {MIN_FINISHED_TASKS}, 100 * FILL(failed, 0) / done, 0)"}
+
+
+def test_without_a_recipient_synth_warns_that_alarms_notify_nobody(default_synth: Synth) -> None:
+    assert NOBODY_NOTIFIED_WARNING in default_synth.warnings
+
+
+@pytest.mark.parametrize("which", ["variant_synth", "domain_synth"])
+def test_with_a_recipient_synth_does_not_warn(request: pytest.FixtureRequest, which: str) -> None:
+    assert NOBODY_NOTIFIED_WARNING not in request.getfixturevalue(which).warnings
+
+
+def test_alarms_also_notify_an_existing_topic(domain_synth: Synth) -> None:
+    assert all(TOPIC_ARN in a["AlarmActions"] for a in _alarms(domain_synth))
 
 
 def test_every_alarm_notifies_the_alarm_topic(default_synth: Synth) -> None:
