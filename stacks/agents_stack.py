@@ -22,6 +22,7 @@ from stacks.constructs.agent_network import AgentNetwork
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.agent_service import CONTAINER_PORT, HEALTH_PATH, AgentService
 from stacks.constructs.api_domain import ApiDomain
+from stacks.constructs.api_firewall import ApiFirewall
 from stacks.constructs.api_load_balancer import ApiLoadBalancer
 from stacks.constructs.platform_secrets import PlatformSecrets
 from stacks.settings import PlatformSettings
@@ -68,6 +69,8 @@ class AgentsStack(Stack):
         )
         if domain:
             domain.point_at(self.api.alb)
+        self.firewall = (ApiFirewall(self, "Firewall", alb=self.api.alb, rate_limit=settings.waf_rate_limit)
+                         if settings.waf else None)
         image = self._image(settings)
         self.queues: dict[str, AgentQueue] = {}
         self.services: dict[str, AgentService] = {}

@@ -125,3 +125,30 @@ def test_api_base_url_output(default_synth: Synth, variant_synth: Synth, domain_
     urls = [s.template("Agents")["Outputs"]["ApiBaseUrl"]["Value"] for s in (default_synth, variant_synth, domain_synth)]
     assert (urls[0]["Fn::Join"][1][0], urls[1]["Fn::Join"][1][0], urls[2]) == (
         "https://", "http://", "https://agents.example.com")
+
+
+def _web_acl(s: Synth) -> dict[str, Any]:
+    (acl,) = s.resources("Agents", "AWS::WAFv2::WebACL").values()
+    return acl["Properties"]
+
+
+def test_waf_guards_the_load_balancer(default_synth: Synth) -> None:
+    (assoc,) = default_synth.resources("Agents", "AWS::WAFv2::WebACLAssociation").values()
+    (alb,) = default_synth.resources("Agents", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert assoc["Properties"]["ResourceArn"] == {"Ref": alb}
+
+
+def test_waf_limits_each_source_ip_to_the_configured_rate(default_synth: Synth) -> None:
+    (rate,) = [r["Statement"]["RateBasedStatement"] for r in _web_acl(default_synth)["Rules"]
+               if "RateBasedStatement" in r["Statement"]]
+    assert (rate["AggregateKeyType"], rate["Limit"]) == ("IP", 2000)
+
+
+def test_waf_applies_the_aws_common_rule_set(default_synth: Synth) -> None:
+    groups = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in _web_acl(default_synth)["Rules"]
+              if "ManagedRuleGroupStatement" in r["Statement"]]
+    assert groups == ["AWSManagedRulesCommonRuleSet"]
+
+
+def test_waf_can_be_turned_off(domain_synth: Synth) -> None:
+    assert domain_synth.resources("Agents", "AWS::WAFv2::WebACL") == {}
