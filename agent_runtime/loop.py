@@ -363,13 +363,14 @@ class _Run:
     async def _approval(self, call: ToolCall, args: BaseModel) -> ApprovalDecision:
         cp = self.cp
         deadline = cp.pending_approvals.get(call.id)
+        arguments = args.model_dump(mode="json")
         if deadline is None:
             deadline = time.time() + self.limits.approval_timeout_s
             cp.pending_approvals[call.id] = deadline
-        arguments = args.model_dump(mode="json")
-        self._event(ApprovalRequested, step=cp.step, call_id=call.id, tool=call.name, arguments=arguments,
-                    deadline=deadline)
-        await self._checkpoint()
+            self._event(ApprovalRequested, step=cp.step, call_id=call.id, tool=call.name, arguments=arguments,
+                        deadline=deadline)
+            await self._checkpoint()
+        # else a resumed task: the log already holds this call's approval.requested (not announced twice)
         request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
         decision = await self.agent.approver(request)  # decided by the deadline (see `Agent.approver`)
         cp.pending_approvals.pop(call.id, None)

@@ -333,6 +333,8 @@ class _TaskRun:
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
         )
         terminal: TerminalEvent | None = None
+        for call_id in checkpoint.pending_approvals if checkpoint else ():
+            await self._wait_begins(call_id)  # resumed while waiting: the loop does not request it again
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator
             async for event in stream:
                 if persister.error is not None:
