@@ -40,8 +40,9 @@ def rehearse(out_dir: Path = OUT_DIR, *, echo: bool = True) -> dict[str, Any]:
         for replica in list(stage.replicas.values()):
             stage.await_healthy(replica)
         ingest_corpus(stage)
-        api = ApiClient(stage.router.url, api_key(stage))
-        session = Session(stage, api)
+        key = api_key(stage)
+        api = ApiClient(stage.router.url, key)
+        session = Session(stage, api, key)
         if echo:
             print(f"{'scenario':<26} {'result':<80} {'time':>8}")
         results["scenarios"] = run_all(session, report)

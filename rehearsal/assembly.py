@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 # What the rehearsal deploys: cdk.json's context, the region, and the offline model (no LLM endpoint).
-REHEARSAL_CONTEXT: dict[str, Any] = {"region": REGION, "model": "offline"}
+# Deployed as a production deployment is: behind HTTPS (the router plays the listener over plain HTTP).
+REHEARSAL_CONTEXT: dict[str, Any] = {"region": REGION, "model": "offline",
+                                     "certificate_arn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/00000000-0000-4000-8000-000000000000"}
 
 
 class AssemblyError(Exception):
