@@ -100,6 +100,7 @@ class ToolsStack(Stack):
                 layers=[powertools],
                 environment=environment,
                 log_retention=log_retention,
+                retain_logs=settings.retain_data,
             )
             for a in accesses:
                 a.grant(tool.role)

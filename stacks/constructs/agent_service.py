@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -152,7 +152,8 @@ class AgentService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.agent = agent
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal)
         TaskMetricFilters(self, "TaskMetrics", log_group=self.log_group)
         self.task_definition = ecs.FargateTaskDefinition(
             self, "Task", cpu=size.cpu, memory_limit_mib=size.memory_mib, runtime_platform=runtime_platform(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,7 +20,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 class ToolFunction(Construct):
     """The Lambda function behind `spec`, named `<prefix>-<tool name>`.
 
-    Timeout and memory come from the catalog. The role is written out (no AWS managed
+    Timeout and memory come from the catalog; the log group is kept on `cdk destroy` with `retain_logs`. The role is written out (no AWS managed
     policy): it may write only to this function's log group and send X-Ray traces; the
     stack adds the tool's data access.
     """
@@ -36,10 +36,12 @@ class ToolFunction(Construct):
         layers: list[lambda_.ILayerVersion],
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
+        retain_logs: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        removal = RemovalPolicy.RETAIN if retain_logs else RemovalPolicy.DESTROY
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal)
         self.role = iam.Role(
             self,
             "Role",

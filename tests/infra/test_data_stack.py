@@ -117,3 +117,10 @@ def test_outputs_name_table_buckets_and_secrets(default_synth: Synth) -> None:
     outputs = {k for k in default_synth.template("Data")["Outputs"] if not k.startswith("PublishOutput")}
     assert outputs >= {"TableName", "DocumentsBucketName", "ReportsBucketName", "LlmApiKeySecretName",
                        "ApiKeysSecretName"}
+
+
+@pytest.mark.parametrize(("which", "policy"), [("default_synth", "Retain"), ("domain_synth", "Delete")])
+def test_log_groups_follow_retain_data(request: pytest.FixtureRequest, which: str, policy: str) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    groups = [r for stack in ("Agents", "Tools") for r in synth.resources(stack, "AWS::Logs::LogGroup").values()]
+    assert (len(groups) > 0, {g["DeletionPolicy"] for g in groups}) == (True, {policy})
