@@ -52,7 +52,8 @@ class AgentsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         network = AgentNetwork(self, "Network", nat_gateways=settings.nat_gateways, flow_logs=access_logs)
         self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+            self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED,
+            enable_fargate_capacity_providers=settings.fargate_spot,
         )
         domain = ApiDomain(
             self, "Domain", certificate_arn=settings.certificate_arn, domain_name=settings.domain_name,

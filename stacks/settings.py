@@ -119,6 +119,7 @@ class PlatformSettings:
     existing_llm_api_key_secret: str | None = None
     existing_api_keys_secret: str | None = None
     alb_idle_timeout_s: int = 300
+    fargate_spot: bool = False
     backlog_per_task: int = 20
     approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
 
@@ -280,7 +281,7 @@ _KNOWN_KEYS = frozenset({
     "max_receive_count", "queue_visibility_s", "log_retention_days", "model", "llm_base_url", "log_level",
     "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
     "alarm_topic_arn", "retain_data", "existing_table_name", "existing_documents_bucket", "existing_reports_bucket",
-    "existing_llm_api_key_secret", "existing_api_keys_secret", "alb_idle_timeout_s", "backlog_per_task",
+    "existing_llm_api_key_secret", "existing_api_keys_secret", "alb_idle_timeout_s", "fargate_spot", "backlog_per_task",
     "approval_timeout_policy",
 })
 
@@ -352,6 +353,7 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
         existing_api_keys_secret=r.text("existing_api_keys_secret", None, _SECRET_ID,
                                         "expected a Secrets Manager secret name or ARN"),
         alb_idle_timeout_s=r.integer("alb_idle_timeout_s", 300, 60, 4000),
+        fargate_spot=r.boolean("fargate_spot", False),
         backlog_per_task=r.integer("backlog_per_task", 20, 1, 10_000),
         approval_timeout_policy=cast(ApprovalTimeoutPolicy, r.choice(
             "approval_timeout_policy", "deny", APPROVAL_TIMEOUT_POLICIES, upper=False)),

@@ -111,6 +111,13 @@ def work_per_task(*, cluster_name: str, service_name: str, queue: AgentQueue) ->
     )
 
 
+def spot_strategy() -> list[ecs.CapacityProviderStrategy]:
+    """Fargate Spot for all but the first task: one on-demand task keeps the agent up through Spot reclaims
+    (a reclaimed task gets SIGTERM and two minutes, within the 120 s stop timeout the worker checkpoints in)."""
+    return [ecs.CapacityProviderStrategy(capacity_provider="FARGATE", base=1, weight=0),
+            ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
+
+
 def health_check() -> ecs.HealthCheck:
     """The container checks its own API with the image's own Python (a slim image has no curl)."""
     return ecs.HealthCheck(
@@ -190,6 +197,7 @@ class AgentService(Construct):
             assign_public_ip=assign_public_ip,
             health_check_grace_period=Duration.seconds(60),
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            capacity_provider_strategies=spot_strategy() if settings.fargate_spot else None,
         )
         self._waive()
         self._grant(queue, table, documents, secrets, tool_functions)

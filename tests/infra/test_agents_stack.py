@@ -305,3 +305,15 @@ def test_without_nat_tasks_get_public_ips(variant_synth: Synth) -> None:
 def test_prebuilt_image_is_used_when_configured(variant_synth: Synth) -> None:
     (container,) = _task_definition(variant_synth, "research")["ContainerDefinitions"]
     assert "agent-platform:v1" in json.dumps(container["Image"])
+
+
+def test_services_run_on_demand_unless_spot_is_chosen(default_synth: Synth) -> None:
+    services = default_synth.resources("Agents", "AWS::ECS::Service").values()
+    assert {s["Properties"]["LaunchType"] for s in services} == {"FARGATE"}
+
+
+def test_with_spot_all_but_one_task_per_agent_run_on_spot(domain_synth: Synth) -> None:
+    services = domain_synth.resources("Agents", "AWS::ECS::Service").values()
+    strategies = {json.dumps(s["Properties"]["CapacityProviderStrategy"], sort_keys=True) for s in services}
+    assert [json.loads(x) for x in strategies] == [[
+        {"Base": 1, "CapacityProvider": "FARGATE", "Weight": 0}, {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]]
