@@ -75,11 +75,13 @@ KNOWN_GAPS = [
 def _costs(stage: Stage, session: Session) -> dict[str, Any]:
     calls = stage.recorder.snapshot()
     per_task: dict[str, Any] = {}
+    polling: dict[str, Any] = {}
     usd: dict[str, float] = {}
     for agent, scenario in COST_TASKS.items():
         task = session.tasks.get(scenario)
-        mine = [c for c in calls if c.task_id == task] if task else []
+        mine = costs.platform_calls(calls, task)
         per_task[agent] = costs.request_counts(mine)
+        polling[agent] = costs.request_counts(mine, time_dependent=True)
         by_service = costs.price_calls(mine)
         spec = stage.specs[agent]
         log_bytes = sum(len(line) + 1 for r in stage.replicas.values() if r.spec.agent == agent
@@ -88,7 +90,7 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
         cpu = session.figures.get(f"cpu_{agent}", 0.0)
         by_service["fargate"] = costs.fargate_cost(cpu, spec.cpu_units, spec.memory_mib)
         usd[agent] = round(sum(by_service.values()), 8)
-    return {"aws_requests_per_task": per_task, "usd_per_task": usd,
+    return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling, "usd_per_task": usd,
             "fixed_usd_per_month": costs.fixed_monthly(stage.assembly), "prices_date": costs.PRICES_DATE}
 
 
@@ -96,15 +98,22 @@ def _print_costs(results: dict[str, Any]) -> None:
     print(f"\ncost per task in AWS (us-east-1 prices of {results['prices_date']}, without the LLM):")
     for agent, dollars in results["usd_per_task"].items():
         requests = sum(results["aws_requests_per_task"][agent].values())
-        print(f"  {agent:<10} ${dollars:.6f}  ({requests} AWS requests)")
+        polls = sum(results["aws_requests_per_task_time_dependent"][agent].values())
+        print(f"  {agent:<10} ${dollars:.6f}  ({requests} AWS requests for the work, {polls} that repeat with time)")
     fixed = results["fixed_usd_per_month"]
     print(f"platform at rest: ${sum(fixed.values()):.2f}/month ({', '.join(f'{k} ${v}' for k, v in fixed.items())})")
 
 
 def main() -> None:
+    """`python -m rehearsal [--out DIR]`: exit 0 when every scenario passed."""
     # A SIGTERM (Ctrl-C in CI, a timeout) unwinds the stage, so every process it started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = rehearse()
+    out_dir = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else OUT_DIR
+    try:
+        results = rehearse(out_dir)
+    except Exception as exc:  # the stage could not be set up: say why in one message, not a traceback
+        print(f"rehearsal failed before its scenarios: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
     failed = [n for n, r in results["scenarios"].items() if r != "passed"]
     sys.exit(1 if failed else 0)
 

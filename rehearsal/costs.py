@@ -34,13 +34,25 @@ PRICES: dict[str, float] = {
     "secret_month": 0.40,
     "alarm_month": 0.10,
     "dashboard_month": 3.00,
+    "public_ipv4_hour": 0.005,  # every public IPv4 address, in use or not
+    "waf_web_acl_month": 5.00,
+    "waf_rule_month": 1.00,  # per rule or managed rule group
 }
 HOURS_PER_MONTH = 730
 
 
-def request_counts(calls: Iterable[Call]) -> dict[str, int]:
-    """service:Action -> count (denied requests included: AWS bills them too for most services)."""
-    return dict(sorted(Counter(c.action for c in calls).items()))
+def platform_calls(calls: Iterable[Call], task_id: str | None) -> list[Call]:
+    """The calls the platform made for `task_id`: its services and functions (not the operator's probes)."""
+    return [c for c in calls if task_id and c.task_id == task_id
+            and c.principal.startswith(("service:", "function:"))]
+
+
+def request_counts(calls: Iterable[Call], *, time_dependent: bool = False) -> dict[str, int]:
+    """service:Action -> count of the task's work (same in every run), or with `time_dependent` of the
+    requests that repeat with time (polls, lease renewals, visibility extensions; `gateway.shape`).
+    Denied requests are included: AWS bills them too for most services."""
+    chosen = [c for c in calls if bool(c.extra.get("shape")) == time_dependent]
+    return dict(sorted(Counter(c.action for c in chosen).items()))
 
 
 def price_calls(calls: Iterable[Call]) -> dict[str, float]:
@@ -80,7 +92,8 @@ def log_cost(log_bytes: int) -> float:
 
 def fixed_monthly(assembly: Any) -> dict[str, float]:
     """The platform at rest, per month, from the templates: ALB, NAT, endpoints, minimum tasks, secrets,
-    alarms and dashboards (request-priced items at rest are negligible and left out)."""
+    alarms and dashboards, public IPv4 addresses (the NAT's Elastic IPs, one per ALB subnet), WAF
+    (request-priced items at rest are negligible and left out)."""
     count = Counter(res["Type"] for _, _, res in _all(assembly))
     out = {
         "load balancer": count["AWS::ElasticLoadBalancingV2::LoadBalancer"] * PRICES["alb_hour"] * HOURS_PER_MONTH,
@@ -102,6 +115,12 @@ def fixed_monthly(assembly: Any) -> dict[str, float]:
             fargate += tasks * HOURS_PER_MONTH * (int(td["Cpu"]) / 1024 * PRICES["fargate_vcpu_hour"]
                                                   + int(td["Memory"]) / 1024 * PRICES["fargate_gb_hour"])
     out["Fargate minimum tasks"] = fargate
+    public = count["AWS::EC2::EIP"] + sum(len(r["Properties"].get("Subnets", [])) for _, _, r in _all(assembly)
+                                          if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+                                          and r["Properties"].get("Scheme") == "internet-facing")
+    out["public IPv4 addresses"] = public * PRICES["public_ipv4_hour"] * HOURS_PER_MONTH
+    out["WAF"] = sum(PRICES["waf_web_acl_month"] + len(r["Properties"].get("Rules", [])) * PRICES["waf_rule_month"]
+                     for _, _, r in _all(assembly) if r["Type"] == "AWS::WAFv2::WebACL")
     return {k: round(v, 2) for k, v in out.items()}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from typing import Any
 
 from rehearsal.client import TERMINAL, ApiClient
@@ -30,6 +31,16 @@ class FaultScenarios:
 
     def _until_pending(self, agent: str, task: str) -> dict[str, Any]:
         return self.api.wait(agent, task, lambda v: pending_call(v) or v["state"] in TERMINAL, 120)
+
+    def _log_problems(self, agent: str, task: str) -> str | None:
+        """Resume continues the event log: sequence numbers gap-free and unique, one approval.requested per call."""
+        events = self.api.stream(agent, task, timeout_s=30)  # the stored log, replayed (the task has ended)
+        seqs = [e["seq"] for e in events if e.get("seq") is not None]
+        if seqs != list(range(1, len(seqs) + 1)):
+            return f"sequence numbers are not 1..{len(seqs)} without gaps: {seqs}"
+        requested = Counter(e.get("call_id") for e in events if e.get("type") == "approval.requested")
+        twice = sorted(str(c) for c, n in requested.items() if n > 1)
+        return f"approval.requested written more than once for {twice}" if twice else None
 
     def crash_resume(self) -> str | None:
         """kill -9 the content replica running a task; the other replica finishes it, no call repeated."""
@@ -57,7 +68,7 @@ class FaultScenarios:
             return f"a tool call was repeated: {calls}"
         if self.figures["failover_s"] >= FAILOVER_LIMIT_S:
             return f"failover took {self.figures['failover_s']} s (>= {FAILOVER_LIMIT_S:.0f} s)"
-        return None
+        return self._log_problems("content", task)
 
     def scale_in_handback(self) -> str | None:
         """SIGTERM (after deregistration) of the replica running a task: handed back, never dead-lettered."""
@@ -78,10 +89,9 @@ class FaultScenarios:
         view = self.api.wait("content", task, lambda v: v["state"] in TERMINAL, 120)
         if view["state"] != "succeeded":
             return f"ended {view['state']}: {view.get('error')}"
-        events = self.api.stream("content", task, timeout_s=30)  # the stored log, replayed
-        requested = [e for e in events if e.get("type") == "approval.requested"]
-        if len(requested) != 1:
-            return f"{len(requested)} approval.requested events after the hand-back (expected 1)"
+        problem = self._log_problems("content", task)
+        if problem:
+            return problem
         if task in dead_lettered(self.stage, "content"):
             return "the handed-back task reached the dead-letter queue"
         return None

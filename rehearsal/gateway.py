@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,16 @@ from rehearsal.iam import Request, access_key_of, decide, parse
 TASK_ID = re.compile(rb"\b[a-z][a-z0-9_]*-[0-9a-f]{32}\b")
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "expect", "host", "proxy-connection"}
 _JSON_SERVICES = {"dynamodb": "DynamoDB_20120810", "secretsmanager": "secretsmanager", "logs": "Logs_20140328"}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print dropped connections (a peer killed on purpose)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (OSError, http.client.HTTPException)):
+            super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class Gateway:
         self.recorder = recorder
         self.principals: dict[str, Principal] = {}
         self.task_of_key: Callable[[str], str | None] = lambda key: None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -167,7 +178,7 @@ class Gateway:
         task = self._attribute(principal, access_key, request, body, reply) if principal else None
         self.recorder.add(Call(label, service, request.action, len(body), len(reply), status, task,
                                duration_ms=(time.perf_counter() - started) * 1000,
-                               extra=_capacity(request, body, reply)))
+                               extra={**_capacity(request, body, reply), "shape": shape(request)}))
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes
                  ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -226,3 +237,37 @@ def _capacity(request: Request, body: bytes, reply: bytes) -> dict[str, Any]:
         per_item = len(body) / max(1, len(items))
         return {"wru": len(items) * max(1, -(-int(per_item) // 1024)) * transact}
     return {}
+
+
+def _set_attributes(params: dict[str, Any]) -> list[str]:
+    """The attributes an UpdateItem's SET clause assigns (names resolved)."""
+    expression = str(params.get("UpdateExpression", ""))
+    names = params.get("ExpressionAttributeNames") or {}
+    if not expression.startswith("SET ") or " REMOVE " in expression:
+        return []
+    return [names.get(a.split("=", 1)[0].strip(), a.split("=", 1)[0].strip())
+            for a in expression[4:].split(",")]
+
+
+def shape(request: Request) -> str | None:
+    """What a request is for when it repeats with time rather than with the task's work: a read of the
+    task record, its events or approvals (status polls, SSE, the worker's watch for cancel requests and
+    decisions), a lease renewal or a visibility extension. None for everything else."""
+    params, name = request.params, request.action.split(":", 1)[1]
+    if request.service == "sqs":
+        return "visibility extension" if name == "ChangeMessageVisibility" else None
+    if request.service != "dynamodb":
+        return None
+    values = params.get("ExpressionAttributeValues") or {}
+    sk = str((params.get("Key") or {}).get("sk", {}).get("S", ""))
+    if name == "GetItem" and sk == "TASK" and "ProjectionExpression" not in params:
+        return "task record read"
+    if name == "GetItem" and sk.startswith("APR#"):
+        return "approval read"
+    if name == "Query" and str(values.get(":lo", {}).get("S", "")).startswith("EVT#"):
+        return "event log read"
+    if name == "Query" and ":apr" in values:
+        return "approvals read"
+    if name == "UpdateItem" and _set_attributes(params) == ["lease_until"]:
+        return "lease renewal"
+    return None

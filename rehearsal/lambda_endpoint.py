@@ -22,12 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from rehearsal.assembly import REGION
-from rehearsal.gateway import TASK_ID, Call, Gateway, Principal
+from rehearsal.gateway import TASK_ID, Call, Gateway, Principal, QuietServer
 from rehearsal.iam import Request, access_key_of
 from rehearsal.provision import Function
 
@@ -114,7 +114,7 @@ class LambdaEndpoint:
             self.pools[fn.arn] = self.pools[fn.name]
         self._by_key: dict[str, Worker] = {}
         gateway.task_of_key = lambda key: w.task_id if (w := self._by_key.get(key)) else None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="lambda", daemon=True)

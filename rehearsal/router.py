@@ -14,10 +14,11 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from rehearsal.assembly import Assembly, Resolver
+from rehearsal.gateway import QuietServer
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
@@ -99,7 +100,7 @@ class Router:
 
     def __init__(self, rules: list[Rule], default: str, groups: dict[str, TargetGroup]) -> None:
         self.rules, self.default, self.groups = rules, default, groups
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._stop = threading.Event()

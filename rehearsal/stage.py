@@ -55,6 +55,11 @@ class Stage:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def _track(self, pid: int) -> None:
+        """Note a process in `workdir/pids`, so a runner that has to kill the rehearsal can stop it too."""
+        with open(self.workdir / "pids", "a") as pids:
+            pids.write(f"{pid}\n")
+
     def _timed(self, name: str, started: float) -> None:
         self.timings[name] = round(time.monotonic() - started, 2)
 
@@ -67,6 +72,7 @@ class Stage:
         t = time.monotonic()
         moto, self.moto_port = start_moto(self.workdir)
         self._procs.append(moto)
+        self._track(moto.pid)
         direct = f"http://127.0.0.1:{self.moto_port}"
         self.provisioned: Provisioned = Provisioner(self.assembly, lambda s: self.operator(s, direct)).run()
         self.gateway = Gateway(self.moto_port, self._policies_from_iam(direct), self.provisioned.secret_arns,
@@ -140,13 +146,19 @@ class Stage:
         base = {"AWS_ENDPOINT_URL": self.gateway.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url}
         replica = start_replica(spec, name, base_env=base, credentials=creds, secret_values=secret_values,
                                 workdir=self.workdir / "services")
+        self._track(replica.proc.pid)
         self.gateway.register(replica.access_key, Principal(f"service:{agent}", spec.task_role_arn))
         self.replicas[name] = replica
         return replica
 
     def await_healthy(self, replica: Replica, timeout_s: float = 90.0) -> None:
         group = self.targets[replica.spec.agent]
-        wait_http(f"{replica.url}{self.router.groups[group].path}", timeout_s, replica.proc)
+        try:
+            wait_http(f"{replica.url}{self.router.groups[group].path}", timeout_s, replica.proc)
+        except (RuntimeError, TimeoutError) as exc:
+            tail = replica.log_path.read_text(errors="replace").strip().splitlines()[-6:]
+            raise RuntimeError(f"replica {replica.name} of the {replica.spec.agent} service never became "
+                               f"healthy: {exc}; its log ends:\n    " + "\n    ".join(tail)) from None
         self.router.register(group, replica.port, healthy=True)
 
     def remove(self, replica: Replica) -> None:
