@@ -38,3 +38,6 @@ REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
 # Standard names of the OpenAI client, honoured as-is.
 OPENAI_BASE_URL = "OPENAI_BASE_URL"
 OPENAI_API_KEY = "OPENAI_API_KEY"
+# Set by ECS in every container (Fargate platform 1.4+): the agent endpoint the worker protects its task
+# from scale-in through while it runs tasks (agent_runtime.protection). Not a setting: ECS owns it.
+ECS_AGENT_URI = "ECS_AGENT_URI"

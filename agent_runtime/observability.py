@@ -18,7 +18,11 @@ METRICS_NAMESPACE = "AgentPlatform"
 METRIC_DIMENSION = "Agent"
 STATE_METRICS = {"succeeded": "TasksSucceeded", "failed": "TasksFailed", "cancelled": "TasksCancelled"}
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# color_message: uvicorn's copy of its message with terminal colour codes, noise in a JSON line.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
+# The loggers that get the platform's handler: its own, and uvicorn's (startup, errors, access lines), so
+# that every line a server writes to stderr has the same shape.
+_LOGGERS = ("agent_runtime", "uvicorn")
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,13 +44,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
-    """Route the platform's logs to stderr, as JSON in containers, plain text in a terminal."""
+    """Route the platform's and uvicorn's logs to stderr, as JSON in containers, plain text in a terminal.
+
+    uvicorn must then run with `log_config=None`, or it replaces these handlers with its own.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("agent_runtime")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    for name in ("uvicorn.error", "uvicorn.access"):  # up to "uvicorn"'s handler, none of their own
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
 
 
 def task_metrics_record(

@@ -27,6 +27,7 @@ from agent_runtime.api.app import Lifespan, create_app
 from agent_runtime.api.auth import KeySource, SecretsManagerKeys, StaticKeys
 from agent_runtime.api.deps import ApiServices
 from agent_runtime.errors import ConfigurationError
+from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import TaskQueue
 from agent_runtime.queue.local import LocalQueue
 from agent_runtime.settings import Settings, load_settings
@@ -158,7 +159,7 @@ def create_platform(
         lease_s=lease_s if lease_s is not None else float(settings.queue_visibility_s), poll_s=poll_s,
         receive_wait_s=10.0 if settings.queue == "sqs" else 1.0,
         max_attempts=settings.max_attempts, approval_timeout_policy=settings.approval_timeout_policy,
-        emit_metrics=settings.store == "dynamodb",
+        emit_metrics=settings.store == "dynamodb", protection=ScaleInProtection.from_environ(),
     )
 
     async def close() -> None:
@@ -189,5 +190,7 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
              settings.queue)
     if platform.key_file is not None:
         log.info("API key in %s (clients on this machine read it from there)", platform.key_file)
-    uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(),
+    # log_config=None: uvicorn keeps the handlers configure_logging gave its loggers (JSON in containers)
+    # instead of installing its own text ones.
+    uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None,
                 timeout_graceful_shutdown=10, proxy_headers=True)

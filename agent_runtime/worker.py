@@ -35,7 +35,9 @@ from agent_runtime.loop import Agent
 from agent_runtime.models.base import Message, Model
 from agent_runtime.observability import emit_task_metrics
 from agent_runtime.persister import Persister
+from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import QueueMessage, TaskQueue
+from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS
 from agent_runtime.store.base import Store, TaskRecord, TaskState
 from agent_runtime.store.notify import Notifier
 from agent_runtime.tools.base import Tool
@@ -84,10 +86,11 @@ class Worker:
         lease_s: float = 60.0,
         poll_s: float = 1.0,
         receive_wait_s: float = 10.0,
-        max_attempts: int = 3,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         approval_timeout_policy: ApprovalTimeoutPolicy = "deny",
         emit_metrics: bool = False,
         owner: str | None = None,
+        protection: ScaleInProtection | None = None,
     ) -> None:
         if concurrency < 1 or max_attempts < 1 or lease_s <= 0 or poll_s <= 0:
             raise ValueError("concurrency, max_attempts, lease_s and poll_s must be positive")
@@ -104,6 +107,7 @@ class Worker:
         self.approvals = DurableApprover(store, self.notifier, policy=approval_timeout_policy, poll_s=poll_s)
         self.emit_metrics = emit_metrics
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self.protection = protection or ScaleInProtection(None)  # told on every start and end of a task
         self._running: dict[asyncio.Task[None], QueueMessage] = {}
         self._slot_free = asyncio.Event()
         self._stopping = False
@@ -139,16 +143,18 @@ class Worker:
                 await asyncio.sleep(min(5.0, self.poll_s * 5))
                 continue
             for msg in messages:
-                if self._stopping:  # received while stopping: give it straight back
-                    await self.queue.release(msg, 0.0)
+                if self._stopping:  # received while stopping: give it straight back, no receive spent
+                    await self.queue.requeue(msg)
                     continue
                 handler = asyncio.create_task(self.handle(msg), name=f"task-{msg.task_id}")
                 self._running[handler] = msg
                 handler.add_done_callback(self._done)
+                self.protection.busy(True)
 
     def _done(self, handler: asyncio.Task[None]) -> None:
         self._running.pop(handler, None)
         self._slot_free.set()
+        self.protection.busy(bool(self._running))
         if not handler.cancelled() and handler.exception() is not None:
             log.error("task handler crashed", exc_info=handler.exception())
 
@@ -171,6 +177,7 @@ class Worker:
             h.cancel()
         if handlers:
             await asyncio.gather(*handlers, return_exceptions=True)
+        await self.protection.close()  # the container is going away; ECS ignores protection then
 
     def notify_cancel(self, task_id: str) -> None:
         self.notifier.notify(("cancel", task_id))
@@ -230,14 +237,16 @@ class Worker:
             task = await self.store.get_task(task.task_id)
             if task.terminal:
                 await self.queue.delete(msg)
-            else:  # another live worker has it; look again when its lease would lapse
-                await self.queue.release(msg, max(1.0, task.lease_until - time.time()))
+            else:  # another live worker has it; look again when its lease would lapse (no receive spent)
+                await self.queue.requeue(msg, max(1.0, task.lease_until - time.time()))
             return None
         return task, runtime
 
     async def _hand_back(self, task: TaskRecord, msg: QueueMessage) -> None:
+        """Give the task back unfailed: its attempt is refunded in the store, and it goes back to the
+        queue as a fresh message, since SQS would count a released one toward dead-lettering."""
         await self.store.release_lease(task.task_id, owner=self.owner, refund_attempt=True)
-        await self.queue.release(msg, 0.0)
+        await self.queue.requeue(msg)
 
     async def _execute(self, task: TaskRecord, runtime: AgentRuntime, msg: QueueMessage) -> None:
         cancel = asyncio.Event()

@@ -45,7 +45,16 @@ class TaskQueue(Protocol):
         ...
 
     async def release(self, message: QueueMessage, delay_s: float = 0.0) -> None:
-        """Deliver the message again after `delay_s` (a worker gave it back)."""
+        """Deliver the message again after `delay_s`; the delivery counts toward dead-lettering
+        (a worker failed at the task)."""
+        ...
+
+    async def requeue(self, message: QueueMessage, delay_s: float = 0.0) -> None:
+        """Deliver the task again after `delay_s` as a fresh message whose receive count starts over,
+        and drop this delivery: a worker gave the task back without failing at it (shutdown, or
+        another worker holds its lease), so the give-back must never bring it closer to the
+        dead-letter queue. The new copy is sent before this one is deleted, so a crash in between
+        duplicates the task (the store's lease makes that harmless) rather than losing it."""
         ...
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:

@@ -82,6 +82,12 @@ class LocalQueue:
         heapq.heappush(self._delayed, (time.monotonic() + delay_s, next(self._ids), message))
         self._event().set()
 
+    async def requeue(self, message: QueueMessage, delay_s: float = 0.0) -> None:
+        if message.task_id in self._queued:  # already waiting: a task is queued once
+            return
+        fresh = QueueMessage(message.task_id, message.agent, 0, handle=next(self._ids))
+        await self.release(fresh, delay_s)
+
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         self.dead_letters.append((message, reason))
 

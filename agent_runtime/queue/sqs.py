@@ -18,23 +18,24 @@ import boto3
 from botocore.config import Config
 
 from agent_runtime.queue.base import QueueMessage
+from agent_runtime.settings import DEFAULT_QUEUE_VISIBILITY_S, MAX_QUEUE_VISIBILITY_S
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-MAX_VISIBILITY_S = 12 * 3600  # SQS's limit
+MAX_DELAY_S = 15 * 60  # SQS's limit on a message's delay
 
 
 class SqsQueue:
     """`TaskQueue` on one SQS queue. Bodies are JSON `{"task_id", "agent"}`."""
 
     def __init__(
-        self, queue_url: str, *, client: Any = None, visibility_s: float = 60.0, dead_letter_url: str | None = None
+        self, queue_url: str, *, client: Any = None, visibility_s: float = DEFAULT_QUEUE_VISIBILITY_S, dead_letter_url: str | None = None
     ) -> None:
         if not queue_url:
             raise ValueError("SqsQueue needs a queue URL")
-        if not 1 <= visibility_s <= MAX_VISIBILITY_S:
-            raise ValueError(f"visibility_s must be within 1..{MAX_VISIBILITY_S} seconds")
+        if not 1 <= visibility_s <= MAX_QUEUE_VISIBILITY_S:
+            raise ValueError(f"visibility_s must be within 1..{MAX_QUEUE_VISIBILITY_S} seconds")
         self.url = queue_url
         self.visibility_s = visibility_s
         self.client = client or boto3.client("sqs", config=Config(max_pool_connections=8, retries={"mode": "standard"}))
@@ -78,7 +79,16 @@ class SqsQueue:
 
     async def release(self, message: QueueMessage, delay_s: float = 0.0) -> None:
         await self._run(self.client.change_message_visibility, QueueUrl=self.url, ReceiptHandle=message.handle,
-                        VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
+                        VisibilityTimeout=max(0, min(MAX_QUEUE_VISIBILITY_S, int(delay_s))))
+
+    async def requeue(self, message: QueueMessage, delay_s: float = 0.0) -> None:
+        # SQS counts every receive of a message toward the redrive policy's maxReceiveCount, and a
+        # released message keeps its count; a new message starts from zero. A delay beyond SQS's
+        # limit is cut to it: the task is received early and, if still leased, put back again.
+        body = json.dumps({"task_id": message.task_id, "agent": message.agent})
+        await self._run(self.client.send_message, QueueUrl=self.url, MessageBody=body,
+                        DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))))
+        await self._run(self.client.delete_message, QueueUrl=self.url, ReceiptHandle=message.handle)
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         body = json.dumps({"task_id": message.task_id, "agent": message.agent})

@@ -15,6 +15,11 @@ from agent_runtime.queue.local import LocalQueue
 from agent_runtime.queue.sqs import SqsQueue
 
 
+# SQS dead-letters a message on its receive after this many; small, so a give-back that spends a
+# receive shows within a few rounds.
+MAX_RECEIVE_COUNT = 2
+
+
 class Fixture:
     def __init__(self, queue: TaskQueue, dead: Any) -> None:
         self.queue = queue
@@ -32,14 +37,16 @@ async def q(request: pytest.FixtureRequest) -> AsyncIterator[Fixture]:
         dlq_url = sqs.create_queue(QueueName="tasks-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(QueueName="tasks", Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
         })["QueueUrl"]
         queue = SqsQueue(url, client=sqs, visibility_s=30)
 
         def dead() -> list[tuple[str, str]]:
             out = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-            return [(json.loads(m["Body"])["task_id"], m["MessageAttributes"]["reason"]["StringValue"])
-                    for m in out.get("Messages", [])]
+            # The worker's own dead-lettering gives a reason; SQS's redrive moves the message as it is.
+            reasons = [m.get("MessageAttributes", {}).get("reason", {}) for m in out.get("Messages", [])]
+            return [(json.loads(m["Body"])["task_id"], r.get("StringValue", "redrive"))
+                    for m, r in zip(out.get("Messages", []), reasons, strict=True)]
 
         yield Fixture(queue, dead)
         await queue.close()
@@ -78,3 +85,32 @@ async def test_receive_returns_at_most_the_number_asked_for(q: Fixture) -> None:
         await q.queue.send(f"t{i}", "research")
     got = await q.queue.receive(2, wait_s=1)
     assert 1 <= len(got) <= 2
+
+
+async def test_a_requeued_task_starts_over_and_never_reaches_the_dead_letter_queue(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    for _ in range(MAX_RECEIVE_COUNT + 1):  # handed back more often than the queue allows receives
+        (msg,) = await q.queue.receive(1, wait_s=1)
+        assert (msg.task_id, msg.agent, msg.receive_count) == ("t1", "research", 1)
+        await q.queue.requeue(msg)
+    (last,) = await q.queue.receive(1, wait_s=1)
+    assert last.receive_count == 1 and q.dead_letters() == []
+    await q.queue.delete(last)
+    assert await q.queue.receive(1, wait_s=0) == []  # requeued as one message, not one per give-back
+
+
+async def test_a_requeue_can_wait(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    (msg,) = await q.queue.receive(1, wait_s=1)
+    await q.queue.requeue(msg, delay_s=1)
+    assert await q.queue.receive(1, wait_s=0) == []
+    (again,) = await q.queue.receive(1, wait_s=3)
+    assert again.task_id == "t1" and again.receive_count == 1
+
+
+async def test_released_messages_spend_receives_toward_the_dead_letter_queue(q: Fixture) -> None:
+    await q.queue.send("t1", "research")
+    (msg,) = await q.queue.receive(1, wait_s=1)
+    await q.queue.release(msg, 0)
+    (again,) = await q.queue.receive(1, wait_s=1)
+    assert again.receive_count == MAX_RECEIVE_COUNT  # a failed attempt counts; requeue is for give-backs
