@@ -1,6 +1,9 @@
 # The agent runtime image: one image for every agent (the AGENT_PLATFORM_AGENT variable picks the agent).
 # Build context: the repository root, filtered by .dockerignore down to what `pip install .` needs.
-FROM python:3.13-slim
+# Python: the Lambda functions' minor version (stacks/constructs/tool_function.py RUNTIME; a test keeps them
+# equal). The base is still pinned by tag only: pin it by digest (python:3.14-slim@sha256:...) at the next
+# refresh, from a machine that reaches Docker Hub (tests/infra/test_dockerfile.py expects it, as an xfail).
+FROM python:3.14-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,10 +12,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     AGENT_PLATFORM_DATA_DIR=/tmp/agent-platform
 
 WORKDIR /src
+# Third-party packages first (their layer is reused until the lock changes): exact versions, hash-checked,
+# the runtime's dependencies only (`make lock`), so no CDK, test tools or Powertools in the image.
+COPY requirements-image.lock ./
+RUN pip install --require-hashes --no-deps -r requirements-image.lock
+# Then the project alone, built with the lock's setuptools, which the service does not need afterwards.
 COPY pyproject.toml README.md ./
 COPY agent_runtime ./agent_runtime
 COPY lambda_tools ./lambda_tools
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
+    && pip uninstall --yes setuptools \
     && rm -rf /src/build /src/*.egg-info \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin agent
 

@@ -1,22 +1,41 @@
 # Every target a contributor or CI needs. `make install` is idempotent: it
-# re-installs only when pyproject.toml changed since the last install.
+# re-installs only when pyproject.toml or the lock changed since the last install.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every install takes exact versions and hashes from a lock file that `make lock` writes from pyproject.toml:
+# DEV_LOCK for `make install` (all extras), IMAGE_LOCK for the Dockerfile (the runtime's dependencies only).
+DEV_LOCK := requirements-dev.lock
+IMAGE_LOCK := requirements-image.lock
 CDK_CLI := .cdk-cli/node_modules/.bin/cdk
 AGENT ?= research
 TASK ?= How do asyncio tasks, event loops and coroutines fit together, and how do I run blocking code without stalling the loop?
 
-.PHONY: install run test lint bench docs synth deploy destroy clean
+.PHONY: install lock run test lint bench docs synth deploy destroy clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Hash-checked install of the lock (pip, setuptools and uv included), then the project alone: --no-deps and
+# --no-build-isolation, so nothing unlocked is fetched. Needs only pip and PyPI.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[cdk,dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Rewrites both lock files with uv (pinned in the dev extras): one universal resolution, valid on every
+# Python and platform we run (3.11+ locally, the image's and Lambda's 3.14, x86_64 and arm64), with the hashes
+# of every file of each pinned version. The image lock is constrained by the dev lock, so the image runs the
+# versions the tests ran. LOCK_ARGS=--upgrade (the default) takes the newest versions pyproject.toml allows;
+# `make lock LOCK_ARGS=` keeps the current pins and only follows changes to pyproject.toml.
+LOCK_ARGS ?= --upgrade
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+
+lock: install
+	printf 'pip\nsetuptools>=68\n' | $(UV_COMPILE) --extra lambda --extra cdk --extra dev pyproject.toml - -o $(DEV_LOCK)
+	printf 'setuptools>=68\n' | $(UV_COMPILE) -c $(DEV_LOCK) pyproject.toml - -o $(IMAGE_LOCK)
 
 run: install
 	$(BIN)/agent-platform run $(AGENT) "$(TASK)"

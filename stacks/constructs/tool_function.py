@@ -13,7 +13,8 @@ from constructs import Construct
 from lambda_tools.spec import ToolSpec
 from stacks.nag import Waiver, suppress
 
-# Must match the Powertools layer's Python version (settings.DEFAULT_POWERTOOLS_LAYER).
+# Must match the Powertools layer's Python version (settings.DEFAULT_POWERTOOLS_LAYER) and the agent image's
+# (the Dockerfile's FROM): one Python minor for everything deployed. tests/infra/test_dockerfile.py checks both.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
