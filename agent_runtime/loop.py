@@ -45,6 +45,7 @@ from agent_runtime.events import (
 from agent_runtime.limits import Limits
 from agent_runtime.memory import ContextWindow, Memory
 from agent_runtime.models.base import Model, ToolCall
+from agent_runtime.redact import redact
 from agent_runtime.result import TaskResult, result_from
 from agent_runtime.tool_calls import Observation, failure, invoke, parse_arguments, unanswered_calls
 from agent_runtime.tools.base import Tool
@@ -219,11 +220,12 @@ class _Run:
             if current is not None:
                 current.uncancel()
             self._event(TaskCancelled, reason="cancelled by request", stop_reason="cancelled", **self._terminal_fields())
-        except ModelError as exc:
-            self._event(TaskFailed, error=f"model error: {exc}", stop_reason="error", **self._terminal_fields())
+        except ModelError as exc:  # error text is redacted: an endpoint may echo its key
+            self._event(TaskFailed, error=redact(f"model error: {exc}"), stop_reason="error",
+                        **self._terminal_fields())
         except Exception as exc:  # the stream must always end with a terminal event
             self._event(
-                TaskFailed, error=f"internal error: {type(exc).__name__}: {exc}", stop_reason="error",
+                TaskFailed, error=redact(f"internal error: {type(exc).__name__}: {exc}"), stop_reason="error",
                 **self._terminal_fields(),
             )
         finally:

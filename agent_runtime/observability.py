@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+from agent_runtime.redact import RedactingFilter
+
 METRICS_NAMESPACE = "AgentPlatform"
 METRIC_DIMENSION = "Agent"
 STATE_METRICS = {"succeeded": "TasksSucceeded", "failed": "TasksFailed", "cancelled": "TasksCancelled"}
@@ -38,8 +40,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 out[key] = value
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text first: `RedactingFilter` leaves the redacted traceback there
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(out, default=str)
 
 
@@ -49,6 +52,7 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     uvicorn must then run with `log_config=None`, or it replaces these handlers with its own.
     """
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())  # no secret reaches a log line, whichever logger wrote it
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     for name in _LOGGERS:
         logger = logging.getLogger(name)

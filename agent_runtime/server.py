@@ -30,6 +30,7 @@ from agent_runtime.errors import ConfigurationError
 from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import TaskQueue
 from agent_runtime.queue.local import LocalQueue
+from agent_runtime.redact import register_secret
 from agent_runtime.settings import Settings, load_settings
 from agent_runtime.store.base import Store
 from agent_runtime.store.notify import Notifier
@@ -90,6 +91,7 @@ def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
     if settings.api_keys_secret:
         return SecretsManagerKeys(settings.api_keys_secret), None
     if settings.api_key_list():
+        register_secret(*settings.api_key_list())  # redacted wherever an error might quote one
         return StaticKeys(settings.api_key_list()), None
     path = local_key_file(settings)
     if not path.exists():
@@ -100,6 +102,7 @@ def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
     key = path.read_text().strip()
     if not key:
         raise ConfigurationError(f"{path} is empty; delete it to have a new key generated")
+    register_secret(key)
     return StaticKeys([key]), path
 
 

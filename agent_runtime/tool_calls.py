@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from agent_runtime.errors import ToolError
 from agent_runtime.models.base import Message, ToolCall
+from agent_runtime.redact import redact
 from agent_runtime.tools.base import Tool
 
 # The model sees at most this much of one tool result.
@@ -21,7 +22,9 @@ Observation = tuple[bool, str, str | None]
 
 
 def failure(message: str) -> Observation:
-    """A failed call: the model reads the message as the call's result."""
+    """A failed call: the model reads the message as the call's result. A tool's error may echo a
+    credential (its own keys, a header): redacted before the model, the events or the store see it."""
+    message = redact(message)
     return False, f"ERROR: {message}", message
 
 

@@ -37,6 +37,7 @@ from agent_runtime.observability import emit_task_metrics
 from agent_runtime.persister import Persister
 from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import QueueMessage, TaskQueue
+from agent_runtime.redact import redact
 from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS
 from agent_runtime.store.base import Store, TaskRecord, TaskState
 from agent_runtime.store.notify import Notifier
@@ -301,6 +302,7 @@ class Worker:
                 log.warning("heartbeat failed; retrying", exc_info=True, extra={"task_id": task_id})
 
     async def _fail(self, task: TaskRecord, reason: str, *, owner: str | None = None) -> None:
+        reason = redact(reason)  # the reason may quote an exception's text
         seq = await self.store.last_seq(task.task_id) + 1
         event = TaskFailed(task_id=task.task_id, seq=seq, ts=time.time(), steps=task.steps, usage=task.usage,
                            cost_usd=task.cost_usd, stop_reason="error", error=reason)
@@ -342,7 +344,7 @@ class _TaskRun:
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
         )
         terminal: TerminalEvent | None = None
-        for call_id in checkpoint.pending_approvals if checkpoint else ():
+        for call_id in await w.approvals.pending_on_resume(task.task_id, checkpoint):
             await self._wait_begins(call_id)  # resumed while waiting: the loop does not request it again
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator
             async for event in stream:

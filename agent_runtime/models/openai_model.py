@@ -33,6 +33,7 @@ from agent_runtime.events import Usage
 from agent_runtime.models.base import Message, ModelReply, ToolCall, ToolMode
 from agent_runtime.models.pricing import PriceTable
 from agent_runtime.models.react import STOP_SEQUENCES, ReactFormat, message_text, new_call_id, parse_react
+from agent_runtime.redact import redact, register_secret
 
 # Placeholder key for endpoints without auth (vLLM, Ollama): the client insists on one.
 NO_KEY = "unused"
@@ -98,6 +99,7 @@ class OpenAIModel:
             ) from exc
         self._in_flight = [0]
         self.endpoint = str(self._clients[0].base_url).rstrip("/")
+        register_secret(self._clients[0].api_key)  # an endpoint that echoes it must not put it in a task's error
 
     def _new_client(self) -> openai.AsyncOpenAI:
         # The package's own Limits class (httpx or httpx2, by its version), from its default limits.
@@ -144,11 +146,11 @@ class OpenAIModel:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise ModelError(
-                f"cannot reach the model endpoint {self.endpoint}: {type(cause).__name__}: {cause}".rstrip(": "),
+                redact(f"cannot reach the model endpoint {self.endpoint}: {type(cause).__name__}: {cause}".rstrip(": ")),
                 retryable=True,
             ) from exc
         except openai.OpenAIError as exc:
-            raise ModelError(f"model call failed: {exc}") from exc
+            raise ModelError(redact(f"model call failed: {exc}")) from exc
         finally:
             self._in_flight[index] -= 1
         try:
@@ -158,8 +160,8 @@ class OpenAIModel:
                 raise TypeError("message is not an object")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ModelError(
-                f"the model endpoint's reply is not a chat completion ({type(exc).__name__}: {exc}): "
-                f"{response.text[:200]!r}",
+                redact(f"the model endpoint's reply is not a chat completion ({type(exc).__name__}: {exc}): "
+                       f"{response.text[:200]!r}"),
                 status_code=response.status_code,
             ) from None
         usage = _usage(data.get("usage"))
@@ -246,8 +248,8 @@ def _status_error(exc: openai.APIStatusError) -> ModelError:
         except Exception:  # the body may be unreadable (streamed, closed)
             detail = ""
     label = f" ({kind})" if kind else ""
-    return ModelError(
-        f"the model endpoint answered HTTP {status}{label}: {detail or 'no details'}",
+    return ModelError(  # the provider's message may echo the request (its Authorization header): redacted
+        redact(f"the model endpoint answered HTTP {status}{label}: {detail or 'no details'}"),
         status_code=status,
         retryable=status in (408, 409, 429) or status >= 500,
     )
