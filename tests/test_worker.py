@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from agent_runtime.agents import RESEARCH
 from agent_runtime.errors import NotFoundError
 from agent_runtime.queue.local import LocalQueue
+from agent_runtime.queue.sqs import SqsQueue
 from agent_runtime.store.base import TaskRecord
 from agent_runtime.store.notify import Notifier
 from agent_runtime.store.sqlite import SQLiteStore
@@ -133,6 +136,27 @@ async def test_a_handed_back_task_resumes_without_repeating_completed_calls(rig:
     restarts = [json.loads(e.data) for e in events if e.type == "task.started"]
     assert [s["resumed"] for s in restarts] == [False, True]
     assert task.attempts == 1  # a hand-back does not count as a failed attempt
+
+
+async def test_shutdowns_never_count_as_attempts_nor_bring_a_task_to_the_dead_letter_queue(rig: Rig) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq_url = sqs.create_queue(QueueName="tasks-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(QueueName="tasks", Attributes={  # SQS dead-letters on the third receive
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+        rig.queue = SqsQueue(url, client=sqs, visibility_s=30)  # type: ignore[assignment]
+        task_id = await rig.submit("crash")
+        for stops in range(1, 4):  # three scale-ins, each while the task runs its slow call
+            async with running(rig.worker(max_attempts=3, receive_wait_s=1)):
+                await wait_until(lambda n=stops: _true(len(rig.tools["slow"].started(task_id)) == n))
+            assert (await rig.store.get_task(task_id)).attempts == 0  # handed back: refunded
+        async with running(rig.worker(max_attempts=3, receive_wait_s=1)):
+            task = await rig.done(task_id)
+        assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+        await rig.queue.close()
+    assert task.state == "succeeded" and task.attempts == 1
+    assert rig.tools["echo"].started(task_id) == ["call_0_0"]  # resumed each time, never repeated
 
 
 async def test_a_task_whose_attempts_keep_dying_is_failed_and_dead_lettered(rig: Rig) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import boto3
@@ -51,11 +51,19 @@ class SqsQueue:
                         MessageBody=json.dumps({"task_id": task_id, "agent": agent}))
 
     async def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
-        out = await self._run(
+        poll = self._executor.submit(
             self.client.receive_message, QueueUrl=self.url, MaxNumberOfMessages=max(1, min(10, max_messages)),
             WaitTimeSeconds=max(0, min(20, int(wait_s))), VisibilityTimeout=int(self.visibility_s),
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
+        try:
+            out = await asyncio.wrap_future(poll)
+        except asyncio.CancelledError:
+            # A stopping worker cancels its receive, but the long poll goes on in its thread: whatever it
+            # still takes would stay hidden for visibility_s with nobody to run it (even the task the
+            # worker has just handed back). Give it straight back, unspent, when the poll returns.
+            poll.add_done_callback(self._requeue_unclaimed)
+            raise
         messages = []
         for raw in out.get("Messages", []):
             count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
@@ -89,6 +97,17 @@ class SqsQueue:
         await self._run(self.client.send_message, QueueUrl=self.url, MessageBody=body,
                         DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))))
         await self._run(self.client.delete_message, QueueUrl=self.url, ReceiptHandle=message.handle)
+
+    def _requeue_unclaimed(self, poll: Future[Any]) -> None:
+        """Put back, as fresh messages, what a receive nobody awaits any more took (runs in its thread)."""
+        if poll.cancelled() or poll.exception() is not None:
+            return
+        for raw in poll.result().get("Messages", []):
+            try:
+                self.client.send_message(QueueUrl=self.url, MessageBody=raw["Body"])
+                self.client.delete_message(QueueUrl=self.url, ReceiptHandle=raw["ReceiptHandle"])
+            except Exception:  # it reappears after its visibility timeout instead
+                log.warning("could not give back a message received while stopping", exc_info=True)
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> None:
         body = json.dumps({"task_id": message.task_id, "agent": message.agent})
