@@ -9,9 +9,10 @@ timeout policy at the deadline and records that outcome. The worker only moves t
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
-from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, Approver, DeadlineApprover
+from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, Approver, Checkpoint, DeadlineApprover
 from agent_runtime.errors import ConflictError
 from agent_runtime.events import ApprovalRequested
 from agent_runtime.limits import ApprovalTimeoutPolicy
@@ -58,6 +59,21 @@ class DurableApprover(DeadlineApprover):
         return await self.store.create_approval(ApprovalRecord(
             task_id=event.task_id, call_id=event.call_id, tool=event.tool, arguments=event.arguments,
             step=event.step, deadline=event.deadline, requested_at=time.time()))
+
+    async def pending_on_resume(self, task_id: str, checkpoint: Checkpoint | None) -> list[str]:
+        """Call ids a resumed task waits on: the checkpoint's pending approvals, completed from the log.
+
+        A crash between storing an `approval.requested` event and the checkpoint recording it leaves the
+        call announced but not pending; it is added with its announced deadline, so the resumed loop (which
+        re-runs the same call ids from the checkpoint) waits for it without announcing it a second time.
+        """
+        if checkpoint is None:
+            return []
+        for event in await self.store.list_events(task_id, after=checkpoint.seq):
+            if event.type == ApprovalRequested.model_fields["type"].default:
+                data = json.loads(event.data)
+                checkpoint.pending_approvals.setdefault(data["call_id"], float(data["deadline"]))
+        return list(checkpoint.pending_approvals)
 
     async def __call__(self, request: ApprovalRequest) -> ApprovalDecision:
         """The stored decision, or the policy's once the deadline passed; `open()` stored the request."""
