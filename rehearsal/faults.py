@@ -115,8 +115,11 @@ class FaultScenarios:
             return f"state {view['state']} after {kills} crashes"
         if kills >= limit:
             return f"{kills} attempts, not within maxReceiveCount {limit}"
-        if task not in dead_lettered(self.stage, "research"):
-            return f"failed ({view.get('error')}) but not in the dead-letter queue"
+        deadline = time.monotonic() + 15  # the worker fails the task, then moves its message
+        while task not in dead_lettered(self.stage, "research"):
+            if time.monotonic() > deadline:
+                return f"failed ({view.get('error')}) but not in the dead-letter queue"
+            time.sleep(0.3)
         return None
 
     def _kill_every_claim(self, api: ApiClient, task: str, *, deadline: float) -> int:
