@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from stacks.constructs.agent_service import CONTAINER_PORT, HEALTH_PATH
+from stacks.constructs.tool_function import RUNTIME
+from stacks.settings import DEFAULT_POWERTOOLS_LAYER
 
 from .support import REPO, Synth
 
@@ -45,7 +48,28 @@ def _context(s: Synth) -> Path:
 
 def test_base_image_is_python_slim() -> None:
     (base,) = _args("FROM")
-    assert base.startswith("python:3.") and base.endswith("-slim")
+    assert base.startswith("python:3.") and base.split("@")[0].endswith("-slim")
+
+
+def _image_python() -> str:
+    """The base image's Python minor version, e.g. "3.14" (from `python:3.14-slim[@sha256:...]`)."""
+    (base,) = _args("FROM")
+    return base.split("@")[0].removeprefix("python:").removesuffix("-slim")
+
+
+def test_image_and_tool_functions_run_one_python_minor() -> None:
+    assert f"python{_image_python()}" == RUNTIME.name
+
+
+def test_powertools_layer_is_built_for_that_python() -> None:
+    assert f"-python{_image_python().replace('.', '')}-" in DEFAULT_POWERTOOLS_LAYER
+
+
+@pytest.mark.xfail(strict=True, reason="Docker Hub was not reachable where the lock was made: pin the digest "
+                   "at the next refresh, then drop this mark")
+def test_base_image_is_pinned_by_digest() -> None:
+    (base,) = _args("FROM")
+    assert re.fullmatch(r"python:3\.\d+-slim@sha256:[0-9a-f]{64}", base)
 
 
 def test_runs_as_a_non_root_user() -> None:
@@ -73,9 +97,17 @@ def test_command_is_a_console_script_of_the_package() -> None:
     assert json.loads(_args("CMD")[0])[0] in scripts
 
 
-def test_image_installs_the_project_itself() -> None:
-    installs = [shlex.split(run) for run in _args("RUN") if "pip install" in run]
-    assert any(words[words.index("install") + 1] == "." for words in installs)
+def _pip_installs() -> list[list[str]]:
+    """The arguments of each `pip install` in the RUN steps (`&&`-chained commands split apart)."""
+    commands = [shlex.split(cmd) for run in _args("RUN") for cmd in run.split("&&")]
+    return [words[words.index("install") + 1:] for words in commands if words[:2] == ["pip", "install"]]
+
+
+def test_image_installs_its_lock_with_hashes_before_the_project() -> None:
+    """Third-party packages come only from requirements-image.lock; the project adds none (--no-deps)."""
+    installs = _pip_installs()
+    assert installs == [["--require-hashes", "--no-deps", "-r", "requirements-image.lock"],
+                        ["--no-deps", "--no-build-isolation", "."]]
 
 
 def test_context_holds_every_copied_source(default_synth: Synth) -> None:
