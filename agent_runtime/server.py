@@ -19,13 +19,15 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from agent_runtime.agents import AGENTS, AgentSpec, get_agent
 from agent_runtime.api.app import Lifespan, create_app
-from agent_runtime.api.auth import KeySource, SecretsManagerKeys, StaticKeys
+from agent_runtime.api.auth import CombinedKeys, FileKeys, KeySource, SecretsManagerKeys, StaticKeys
 from agent_runtime.api.deps import ApiServices
+from agent_runtime.api.gate import RateLimiter, StreamSlots
 from agent_runtime.errors import ConfigurationError
 from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import TaskQueue
@@ -35,11 +37,13 @@ from agent_runtime.settings import Settings, load_settings
 from agent_runtime.store.base import Store
 from agent_runtime.store.notify import Notifier
 from agent_runtime.worker import AgentRuntime, Worker
+from lambda_tools.private_files import private_dir
 
 log = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[[AgentSpec, Settings], AgentRuntime]
 LOCAL_KEY_FILE = "api-key"
+KEYS_FILE = "api-keys.json"  # principals' keys as salted hashes (`agent-platform keys`)
 DB_FILE = "platform.db"
 
 
@@ -85,17 +89,23 @@ def local_key_file(settings: Settings) -> Path:
     return settings.data_dir / LOCAL_KEY_FILE
 
 
+def keys_file(settings: Settings) -> Path:
+    """The local server's file of principals' hashed keys (written by `agent-platform keys`)."""
+    return settings.data_dir / KEYS_FILE
+
+
 def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
-    """API keys: Secrets Manager in AWS, AGENT_PLATFORM_API_KEYS when set, else a key generated once
-    into the data directory (readable by this user only), which local clients pick up."""
+    """API keys: Secrets Manager in AWS, else the principals' key file (`keys_file`, re-read when it
+    changes) beside AGENT_PLATFORM_API_KEYS when set, or a key generated once into the data directory
+    (readable by this user only), which local clients pick up; plain keys are admin keys."""
     if settings.api_keys_secret:
         return SecretsManagerKeys(settings.api_keys_secret), None
     if settings.api_key_list():
         register_secret(*settings.api_key_list())  # redacted wherever an error might quote one
-        return StaticKeys(settings.api_key_list()), None
+        return CombinedKeys(StaticKeys(settings.api_key_list()), FileKeys(keys_file(settings))), None
     path = local_key_file(settings)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(32) + "\n")
@@ -103,7 +113,7 @@ def build_keys(settings: Settings) -> tuple[KeySource, Path | None]:
     if not key:
         raise ConfigurationError(f"{path} is empty; delete it to have a new key generated")
     register_secret(key)
-    return StaticKeys([key]), path
+    return CombinedKeys(StaticKeys([key]), FileKeys(keys_file(settings))), path
 
 
 def worker_lifespan(worker: Worker, *, recover: bool, on_shutdown: Callable[[], Awaitable[None]]) -> Lifespan:
@@ -173,9 +183,12 @@ def create_platform(
         await store.close()
 
     services = ApiServices(store=store, queue=queue, agents=runtimes, keys=keys, notifier=notifier,
-                           notify_cancel=worker.notify_cancel, heartbeat_s=heartbeat_s, poll_s=poll_s)
+                           notify_cancel=worker.notify_cancel, heartbeat_s=heartbeat_s, poll_s=poll_s,
+                           limiter=RateLimiter(per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
+                           streams=StreamSlots(limit=settings.max_streams_per_key),
+                           require_second_approver=settings.require_second_approver)
     lifespan = worker_lifespan(worker, recover=settings.queue == "local", on_shutdown=close)
-    app = create_app(services, lifespan=lifespan, docs=settings.api_docs)
+    app = create_app(services, lifespan=lifespan, docs=settings.api_docs, body_timeout_s=settings.body_timeout_s)
     return Platform(settings, store, queue, worker, app, runtimes, key_file)
 
 
@@ -196,4 +209,11 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
     # log_config=None: uvicorn keeps the handlers configure_logging gave its loggers (JSON in containers)
     # instead of installing its own text ones.
     uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None,
-                timeout_graceful_shutdown=10, proxy_headers=True)
+                timeout_graceful_shutdown=10, **proxy_options(settings))
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings: X-Forwarded-For/-Proto believed only from `trusted_proxies` (the load
+    balancers' addresses or CIDRs); with none configured, not at all, so a client cannot pick its address."""
+    trusted = settings.trusted_proxy_list()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

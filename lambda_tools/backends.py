@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from lambda_tools.common import NotFound, Refused, ToolFailure
+from lambda_tools.private_files import private_dir, write_private_text
 
 TEXT_EXTENSIONS = (".md", ".markdown", ".txt")
 DATA_EXTENSIONS = (".csv", ".json")
@@ -315,10 +316,9 @@ class FolderReports:
 
     def publish(self, key: str, body: str, *, title: str, audience: str | None) -> Published:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # reports are the user's data: 0700 folders, 0600 files
         try:
-            with path.open("x", encoding="utf-8") as handle:
-                handle.write(body)
+            write_private_text(path, body, exclusive=True)
         except FileExistsError:
             return Published(location=str(path), key=key, already_published=True, notified=False)
         return Published(location=str(path), key=key, already_published=False, notified=False)

@@ -72,9 +72,9 @@ def test_the_log_filter_redacts_message_arguments_extras_and_tracebacks() -> Non
     except RuntimeError:
         record = logging.LogRecord("agent_runtime.x", logging.ERROR, __file__, 1, "key %s", (API_KEY,),
                                    exc_info=__import__("sys").exc_info())
-    record.reason = f"because {LLM_KEY}"
+    record.__dict__["reason"] = f"because {LLM_KEY}"  # as `extra={"reason": ...}` sets it
     assert RedactingFilter().filter(record)
-    assert record.getMessage() == f"key {REDACTED}" and record.reason == f"because {REDACTED}"
+    assert record.getMessage() == f"key {REDACTED}" and record.__dict__["reason"] == f"because {REDACTED}"
     assert record.exc_text is not None and API_KEY not in record.exc_text and "RuntimeError" in record.exc_text
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import platformdirs
 
 from agent_runtime.corpus.render import home_modules, render_module, render_topics
+from lambda_tools.private_files import make_private_tree, private_dir
 
 FORMAT_VERSION = 7
 MARKER = ".corpus.json"
@@ -98,7 +99,7 @@ def ensure_corpus(root: Path | None = None, *, modules: tuple[str, ...] = MODULE
         marker = json.loads((root / MARKER).read_text(encoding="utf-8"))
         return Corpus(root, int(marker.get("documents", 0)), modules, dict(marker.get("skipped", {})), False,
                       time.monotonic() - started)
-    root.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(root.parent)
     staging = root.with_name(f"{root.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -106,6 +107,7 @@ def ensure_corpus(root: Path | None = None, *, modules: tuple[str, ...] = MODULE
         build_search_index(staging)
         marker = {**_expected_marker(modules), "documents": count, "skipped": skipped, "built_at": time.time()}
         (staging / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+        make_private_tree(staging)  # like the data directory: 0700 folders, 0600 files, whatever the umask
         _move_into_place(staging, root, modules)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_tools.backends import Document, DocumentSource
+from lambda_tools.private_files import private_dir, write_private_text
 from lambda_tools.text import markdown_to_text, token_spans, tokenize
 
 FORMAT_VERSION = 1
@@ -64,9 +65,9 @@ class SearchIndex:
         return cls(entries, postings, data.get("signature", ""))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        write_private_text(tmp, json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")))
         tmp.replace(path)
 
     @classmethod
