@@ -91,5 +91,5 @@ def test_a_task_runs_end_to_end_on_dynamodb_sqs_and_secrets_manager(
     assert "Messages" not in sqs.receive_message(QueueUrl=dlq)
     # every item of the task carries its TTL
     items = dynamodb.query(TableName="agent-platform", KeyConditionExpression="pk = :pk",
-                           ExpressionAttributeValues={":pk": {"S": f"TASK#{task_id}"}})["Items"]
+                           ExpressionAttributeValues={":pk": {"S": task_id}})["Items"]
     assert len(items) > len(events) and all("expires_at" in i for i in items)

@@ -35,7 +35,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
         await s.close()
 
 
-def task(task_id: str = "t1", agent: str = "research", **kw: Any) -> TaskRecord:
+def task(task_id: str = "research-t1", agent: str = "research", **kw: Any) -> TaskRecord:
     return TaskRecord(task_id=task_id, agent=agent, input="what is asyncio?", **kw)
 
 
@@ -55,7 +55,7 @@ def finished(task_id: str, seq: int, answer: str = "42") -> TaskFinished:
 async def test_create_and_read_back_a_task(store: Store) -> None:
     created, fresh = await store.create_task(task(session_id="s1", metadata={"team": "docs"}, limits={"max_steps": 3}))
     assert fresh and created.state == "queued"
-    got = await store.get_task("t1")
+    got = await store.get_task("research-t1")
     assert (got.agent, got.input, got.session_id, got.metadata, got.limits) == (
         "research", "what is asyncio?", "s1", {"team": "docs"}, {"max_steps": 3})
     assert got.created_at > 0 and got.attempts == 0 and not got.cancel_requested
@@ -67,139 +67,140 @@ async def test_create_and_read_back_a_task(store: Store) -> None:
 
 async def test_idempotency_key_returns_the_same_task_or_conflicts(store: Store) -> None:
     body = request_hash({"input": "x"})
-    first, created = await store.create_task(task("a"), idempotency_key="k1", body_hash=body)
-    again, created_again = await store.create_task(task("b"), idempotency_key="k1", body_hash=body)
-    assert created and not created_again and again.task_id == "a"
+    first, created = await store.create_task(task("research-a"), idempotency_key="k1", body_hash=body)
+    again, created_again = await store.create_task(task("research-b"), idempotency_key="k1", body_hash=body)
+    assert created and not created_again and again.task_id == "research-a"
     with pytest.raises(NotFoundError):
-        await store.get_task("b")  # the retry created nothing
+        await store.get_task("research-b")  # the retry created nothing
     with pytest.raises(ConflictError, match="different request body"):
-        await store.create_task(task("c"), idempotency_key="k1", body_hash=request_hash({"input": "y"}))
+        await store.create_task(task("research-c"), idempotency_key="k1", body_hash=request_hash({"input": "y"}))
     # keys are per agent
-    other, created_other = await store.create_task(task("d", agent="content"), idempotency_key="k1", body_hash=body)
-    assert created_other and other.task_id == "d"
+    other, created_other = await store.create_task(task("content-d", agent="content"), idempotency_key="k1",
+                                                   body_hash=body)
+    assert created_other and other.task_id == "content-d"
 
 
 async def test_claim_lease_and_state_transitions(store: Store) -> None:
     await store.create_task(task())
-    claimed = await store.claim_task("t1", owner="w1", lease_s=60)
+    claimed = await store.claim_task("research-t1", owner="w1", lease_s=60)
     assert claimed.state == "running" and claimed.attempts == 1 and claimed.lease_owner == "w1"
     assert claimed.started_at is not None
     with pytest.raises(ConflictError, match="being run by w1"):
-        await store.claim_task("t1", owner="w2", lease_s=60)
-    waiting = await store.set_state("t1", "waiting_approval", from_states=("running",))
+        await store.claim_task("research-t1", owner="w2", lease_s=60)
+    waiting = await store.set_state("research-t1", "waiting_approval", from_states=("running",))
     assert waiting.state == "waiting_approval"
     with pytest.raises(ConflictError):
-        await store.set_state("t1", "waiting_approval", from_states=("running",))
-    await store.renew_lease("t1", owner="w1", lease_s=0.01)
+        await store.set_state("research-t1", "waiting_approval", from_states=("running",))
+    await store.renew_lease("research-t1", owner="w1", lease_s=0.01)
     with pytest.raises(ConflictError, match="lease"):
-        await store.renew_lease("t1", owner="w2", lease_s=60)
+        await store.renew_lease("research-t1", owner="w2", lease_s=60)
     await asyncio.sleep(0.02)
-    taken = await store.claim_task("t1", owner="w2", lease_s=60)  # w1's lease lapsed
+    taken = await store.claim_task("research-t1", owner="w2", lease_s=60)  # w1's lease lapsed
     assert taken.lease_owner == "w2" and taken.attempts == 2 and taken.state == "running"
-    await store.release_lease("t1", owner="w2", refund_attempt=True)
-    released = await store.get_task("t1")
+    await store.release_lease("research-t1", owner="w2", refund_attempt=True)
+    released = await store.get_task("research-t1")
     assert released.lease_owner is None and released.attempts == 1
 
 
 async def test_finish_settles_the_task_and_appends_the_terminal_event_once(store: Store) -> None:
     await store.create_task(task())
-    await store.claim_task("t1", owner="w1", lease_s=60)
-    await store.save_progress("t1", events=[started("t1", 1), turn("t1", 2)], owner="w1")
+    await store.claim_task("research-t1", owner="w1", lease_s=60)
+    await store.save_progress("research-t1", events=[started("research-t1", 1), turn("research-t1", 2)], owner="w1")
     with pytest.raises(ConflictError):
-        await store.finish_task("t1", finished("t1", 3), owner="intruder")
-    done = await store.finish_task("t1", finished("t1", 3), owner="w1")
+        await store.finish_task("research-t1", finished("research-t1", 3), owner="intruder")
+    done = await store.finish_task("research-t1", finished("research-t1", 3), owner="w1")
     assert (done.state, done.answer, done.steps, done.cost_usd, done.last_seq) == ("succeeded", "42", 2, 0.5, 3)
     assert done.usage.total_tokens == 10 and done.finished_at is not None and done.lease_owner is None
     with pytest.raises(ConflictError):
-        await store.finish_task("t1", finished("t1", 4))
+        await store.finish_task("research-t1", finished("research-t1", 4))
     with pytest.raises(ConflictError):
-        await store.request_cancel("t1")
+        await store.request_cancel("research-t1")
     with pytest.raises(ConflictError):
-        await store.claim_task("t1", owner="w1", lease_s=60)
-    assert [e.seq for e in await store.list_events("t1")] == [1, 2, 3]
+        await store.claim_task("research-t1", owner="w1", lease_s=60)
+    assert [e.seq for e in await store.list_events("research-t1")] == [1, 2, 3]
 
 
 async def test_cancel_a_queued_task(store: Store) -> None:
     await store.create_task(task())
-    flagged = await store.request_cancel("t1")
+    flagged = await store.request_cancel("research-t1")
     assert flagged.cancel_requested and flagged.state == "queued"
-    event = TaskCancelled(task_id="t1", seq=1, ts=time.time(), steps=0, usage=Usage(), cost_usd=0,
+    event = TaskCancelled(task_id="research-t1", seq=1, ts=time.time(), steps=0, usage=Usage(), cost_usd=0,
                           stop_reason="cancelled", reason="cancelled before it started")
-    done = await store.finish_task("t1", event, from_states=("queued",))
+    done = await store.finish_task("research-t1", event, from_states=("queued",))
     assert done.state == "cancelled" and done.error == "cancelled before it started"
 
 
 async def test_events_are_listed_by_seq_after_a_cursor(store: Store) -> None:
     await store.create_task(task())
-    await store.save_progress("t1", events=[started("t1", 1)] + [turn("t1", i) for i in range(2, 31)])
-    assert await store.last_seq("t1") == 30
-    after = await store.list_events("t1", after=27)
+    await store.save_progress("research-t1", events=[started("research-t1", 1)] + [turn("research-t1", i) for i in range(2, 31)])
+    assert await store.last_seq("research-t1") == 30
+    after = await store.list_events("research-t1", after=27)
     assert [e.seq for e in after] == [28, 29, 30] and after[0].type == "model.turn"
     assert '"thought":"thinking 28"' in after[0].data
-    page = await store.list_events("t1", after=0, limit=10)
+    page = await store.list_events("research-t1", after=0, limit=10)
     assert [e.seq for e in page] == list(range(1, 11))
-    assert (await store.get_task("t1")).last_seq == 30
+    assert (await store.get_task("research-t1")).last_seq == 30
     assert await store.last_seq("other") == 0
 
 
 async def test_checkpoints_store_only_new_messages_and_load_whole(store: Store) -> None:
     await store.create_task(task())
-    assert await store.load_checkpoint("t1") is None
+    assert await store.load_checkpoint("research-t1") is None
     msgs: list[dict[str, Any]] = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "q"}]
     cp = Checkpoint(step=0, messages=msgs, seq=1, pinned=1)
-    await store.save_progress("t1", checkpoint=cp, saved_messages=0)
+    await store.save_progress("research-t1", checkpoint=cp, saved_messages=0)
     msgs.append({"role": "assistant", "content": None, "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "echo", "arguments": "{}"}}]})
     cp.step, cp.seq, cp.usage, cp.cost_usd = 1, 3, Usage(prompt_tokens=10, completion_tokens=5), 0.25
     cp.pending_approvals = {"c1": 1234.5}
-    await store.save_progress("t1", checkpoint=cp, saved_messages=2)
-    loaded = await store.load_checkpoint("t1")
+    await store.save_progress("research-t1", checkpoint=cp, saved_messages=2)
+    loaded = await store.load_checkpoint("research-t1")
     assert loaded is not None
     assert loaded.messages == msgs and loaded.step == 1 and loaded.seq == 3 and loaded.pinned == 1
     assert loaded.usage.total_tokens == 15 and loaded.cost_usd == 0.25 and loaded.pending_approvals == {"c1": 1234.5}
-    progress = await store.get_task("t1")
+    progress = await store.get_task("research-t1")
     assert progress.steps == 1 and progress.usage.total_tokens == 15
     with pytest.raises(ConflictError):
-        await store.save_progress("t1", checkpoint=cp, saved_messages=3, owner="not-the-owner")
+        await store.save_progress("research-t1", checkpoint=cp, saved_messages=3, owner="not-the-owner")
 
 
 async def test_approvals_decide_once_and_before_the_deadline(store: Store) -> None:
     await store.create_task(task())
-    a = ApprovalRecord(task_id="t1", call_id="c1", tool="publish_report", arguments={"title": "x"}, step=1,
+    a = ApprovalRecord(task_id="research-t1", call_id="c1", tool="publish_report", arguments={"title": "x"}, step=1,
                        deadline=time.time() + 60, requested_at=time.time())
     created = await store.create_approval(a)
     assert created.status == "pending" and created.arguments == {"title": "x"}
     again = await store.create_approval(ApprovalRecord(**{**a.__dict__, "deadline": a.deadline + 999}))
     assert again.deadline == pytest.approx(a.deadline)  # the first deadline survives a restart
-    assert [p.call_id for p in await store.list_approvals("t1", pending_only=True)] == ["c1"]
-    decided = await store.decide_approval("t1", "c1", approved=True, reason="fine", decided_by="api")
+    assert [p.call_id for p in await store.list_approvals("research-t1", pending_only=True)] == ["c1"]
+    decided = await store.decide_approval("research-t1", "c1", approved=True, reason="fine", decided_by="api")
     assert decided.approved and decided.decided_by == "api" and decided.decided_at is not None
     with pytest.raises(ConflictError, match="already approved"):
-        await store.decide_approval("t1", "c1", approved=False, reason=None, decided_by="api")
-    assert await store.list_approvals("t1", pending_only=True) == []
+        await store.decide_approval("research-t1", "c1", approved=False, reason=None, decided_by="api")
+    assert await store.list_approvals("research-t1", pending_only=True) == []
     assert (await store.create_approval(a)).status == "approved"
 
-    late = ApprovalRecord(task_id="t1", call_id="c2", tool="publish_report", arguments={}, step=2,
+    late = ApprovalRecord(task_id="research-t1", call_id="c2", tool="publish_report", arguments={}, step=2,
                           deadline=time.time() - 1)
     await store.create_approval(late)
     with pytest.raises(ConflictError, match="deadline"):
-        await store.decide_approval("t1", "c2", approved=True, reason=None, decided_by="api")
-    by_policy = await store.decide_approval("t1", "c2", approved=False, reason="timeout", decided_by="timeout",
+        await store.decide_approval("research-t1", "c2", approved=True, reason=None, decided_by="api")
+    by_policy = await store.decide_approval("research-t1", "c2", approved=False, reason="timeout", decided_by="timeout",
                                             enforce_deadline=False)
     assert by_policy.status == "rejected" and by_policy.decided_by == "timeout"
     with pytest.raises(NotFoundError):
-        await store.decide_approval("t1", "zzz", approved=True, reason=None, decided_by="api")
+        await store.decide_approval("research-t1", "zzz", approved=True, reason=None, decided_by="api")
 
 
 async def test_active_tasks_lists_unfinished_tasks_of_given_agents(store: Store) -> None:
-    await store.create_task(task("a"))
-    await store.create_task(task("b"))
-    await store.create_task(task("c", agent="content"))
-    await store.claim_task("b", owner="w", lease_s=60)
-    await store.claim_task("a", owner="w", lease_s=60)
-    await store.finish_task("a", finished("a", 1))
-    assert [t.task_id for t in await store.active_tasks(["research"])] == ["b"]
-    assert sorted(t.task_id for t in await store.active_tasks(["research", "content"])) == ["b", "c"]
+    await store.create_task(task("research-a"))
+    await store.create_task(task("research-b"))
+    await store.create_task(task("content-c", agent="content"))
+    await store.claim_task("research-b", owner="w", lease_s=60)
+    await store.claim_task("research-a", owner="w", lease_s=60)
+    await store.finish_task("research-a", finished("research-a", 1))
+    assert [t.task_id for t in await store.active_tasks(["research"])] == ["research-b"]
+    assert sorted(t.task_id for t in await store.active_tasks(["research", "content"])) == ["content-c", "research-b"]
 
 
 async def test_session_memory_appends_in_order(store: Store) -> None:

@@ -1,15 +1,15 @@
 """The store in one DynamoDB table (single-table design, TTL attribute `expires_at`).
 
-Items, by key:
+Items, by key (every partition key starts with the agent's name, see `agent_runtime.table_keys`):
 
 | pk | sk | what |
 |---|---|---|
-| `TASK#<id>` | `TASK` | the task; its checkpoint counters in `checkpoint` (JSON) |
-| `TASK#<id>` | `EVT#<seq:010>` | one event (JSON in `data`) |
-| `TASK#<id>` | `MSG#<idx:08>` | one checkpoint message |
-| `TASK#<id>` | `APR#<call id>` | one approval |
-| `IDEM#<agent>#<key>` | `IDEM` | an idempotency key -> task id and body hash |
-| `SESSION#<id>` | `MSG#<idx:08>` | one session-memory message |
+| `<task id>` (`<agent>-<hex>`) | `TASK` | the task; its checkpoint counters in `checkpoint` (JSON) |
+| `<task id>` | `EVT#<seq:010>` | one event (JSON in `data`) |
+| `<task id>` | `MSG#<idx:08>` | one checkpoint message |
+| `<task id>` | `APR#<call id>` | one approval |
+| `<agent>#IDEM#<key>` | `IDEM` | an idempotency key -> task id and body hash |
+| `<agent>/<session id>` | `MSG#<idx:08>` | one session-memory message |
 
 A step writes only what is new: its events and messages (one BatchWriteItem) and the
 task item's counters (one conditional UpdateItem). Calls go through the low-level

@@ -21,8 +21,9 @@ TASK_SK = "TASK"
 
 
 def task_pk(task_id: str) -> str:
-    """The partition key of a task and everything that belongs to it."""
-    return f"TASK#{task_id}"
+    """The partition key of a task and everything that belongs to it: the task id itself, which starts
+    with the agent's name (`agent_runtime.table_keys`), so IAM can keep each agent to its own tasks."""
+    return task_id
 
 
 def s(value: str) -> dict[str, str]:
@@ -53,7 +54,7 @@ def error_code(exc: ClientError) -> str:
 def task_from_item(item: Item) -> TaskRecord:
     """A `TaskRecord` from the task's item."""
     return TaskRecord(
-        task_id=item["pk"]["S"].removeprefix("TASK#"), agent=item["agent"]["S"], input=item["input"]["S"],
+        task_id=item["pk"]["S"], agent=item["agent"]["S"], input=item["input"]["S"],
         state=item["state"]["S"], session_id=text(item.get("session_id")),  # type: ignore[arg-type]
         metadata=json.loads(item["metadata"]["S"]), limits=json.loads(item["limits"]["S"]),
         created_at=num(item.get("created_at")), updated_at=num(item.get("updated_at")),
@@ -81,7 +82,7 @@ def approval_item(a: ApprovalRecord, expires_at: float) -> Item:
 def approval_from_item(item: Item) -> ApprovalRecord:
     """An `ApprovalRecord` from its item."""
     return ApprovalRecord(
-        task_id=item["pk"]["S"].removeprefix("TASK#"), call_id=item["sk"]["S"].removeprefix("APR#"),
+        task_id=item["pk"]["S"], call_id=item["sk"]["S"].removeprefix("APR#"),
         tool=item["tool"]["S"], arguments=json.loads(item["arguments"]["S"]), step=int(num(item["step"])),
         deadline=num(item["deadline"]), requested_at=num(item.get("requested_at")),
         status=item["status"]["S"],  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Session memory in DynamoDB: one item per message under `SESSION#<id>`, trimmed as SQLite's is."""
+"""Session memory in DynamoDB: one item per message, the session id (`<agent>/<id>`, as the worker scopes it)
+being the partition key; trimmed as SQLite's is."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class DynamoSessions(DynamoTable):
     async def load(self, session_id: str) -> list[Message]:
         def read() -> list[Message]:
             items = self._query_all(
-                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": s(f"SESSION#{session_id}")},
+                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": s(session_id)},
                 ScanIndexForward=False, Limit=MAX_SESSION_MESSAGES + 1, ConsistentRead=True,
             )
             return trim_session([json.loads(i["data"]["S"]) for i in reversed(items)])
@@ -27,7 +28,7 @@ class DynamoSessions(DynamoTable):
         return await self._run(read)
 
     async def append(self, session_id: str, messages: list[Message]) -> None:
-        pk = s(f"SESSION#{session_id}")
+        pk = s(session_id)
 
         def add() -> None:
             for attempt in range(6):

@@ -22,6 +22,7 @@ from agent_runtime.store.base import (
 )
 from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import TASK_SK, Item, Update, error_code, n, s, task_from_item
+from agent_runtime.table_keys import idempotency_pk, owns_task, task_id_prefix
 
 
 class DynamoTasks(DynamoTable):
@@ -30,6 +31,8 @@ class DynamoTasks(DynamoTable):
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
     ) -> tuple[TaskRecord, bool]:
+        if not owns_task(task.agent, task.task_id):  # its items would be outside the agent's IAM-granted keys
+            raise ValueError(f"task id {task.task_id!r} must start with {task_id_prefix(task.agent)!r}")
         t = now()
         task.created_at = task.created_at or t
         task.updated_at = t
@@ -54,7 +57,7 @@ class DynamoTasks(DynamoTable):
                         raise ConflictError(f"task {task.task_id!r} already exists") from None
                     raise
                 return task, True
-            idem_key = {"pk": s(f"IDEM#{task.agent}#{idempotency_key}"), "sk": s("IDEM")}
+            idem_key = {"pk": s(idempotency_pk(task.agent, idempotency_key)), "sk": s("IDEM")}
             put_idem = {"Put": {
                 "TableName": self.table,
                 "Item": {**idem_key, "task_id": s(task.task_id), "body_hash": s(body_hash or ""),
@@ -178,6 +181,9 @@ class DynamoTasks(DynamoTable):
         return await self._run(finish)
 
     async def active_tasks(self, agents: Collection[str]) -> list[TaskRecord]:
+        """A Scan: only the local queue's restart recovery calls this. Deployed agents use SQS and their
+        roles are not granted Scan, which IAM cannot limit to an agent's partition keys."""
+
         def scan() -> list[TaskRecord]:
             upd = Update()
             agent_marks = [upd.value(f"a{i}", s(a)) for i, a in enumerate(sorted(agents))]
