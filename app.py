@@ -62,7 +62,7 @@ def build(context: Mapping[str, Any] | None = None, *, outdir: str | None = None
     tools = ToolsStack(app, f"{p}Tools", settings=settings, documents=data.documents, reports=data.reports,
                        reports_topic=data.reports_topic, log_retention=retention, env=env,
                        description="Agent platform: one Lambda function per tool")
-    agents = AgentsStack(app, f"{p}Agents", settings=settings, table=data.table, documents=data.documents,
+    agents = AgentsStack(app, f"{p}Agents", settings=settings, table=data.table,
                          access_logs=data.access_logs, secrets=data.secrets,
                          tool_functions=tools.functions, log_retention=retention, env=env,
                          description="Agent platform: VPC, ECS services, queues, load balancer")

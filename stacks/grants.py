@@ -9,14 +9,26 @@ gets a cdk-nag waiver that names exactly that resource.
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from agent_runtime.table_keys import leading_key_patterns
 from stacks.nag import Waiver, suppress
+
+# What `agent_runtime.store.dynamodb` calls. Its transactions need no action of their own: IAM
+# authorizes each Put or Update inside one as PutItem or UpdateItem. No Scan (IAM cannot limit
+# it to an agent's keys; only the local queue's recovery scans), no DeleteItem (items expire by TTL).
+TABLE_ITEM_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+                      "dynamodb:UpdateItem")
+# What `agent_runtime.queue.sqs.SqsQueue` calls on its own queue (GetQueueAttributes reads the redrive policy).
+WORK_QUEUE_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                      "sqs:ReceiveMessage", "sqs:SendMessage")
 
 
 def _objects_waiver(bucket: s3.IBucket, grantee: iam.IGrantable) -> None:
@@ -57,6 +69,37 @@ def grant_invoke(function: lambda_.IFunction, grantee: iam.IGrantable) -> None:
     """Invoke the function by name or unqualified ARN (the runtime never calls versions or aliases)."""
     iam.Grant.add_to_principal(grantee=grantee, actions=["lambda:InvokeFunction"],
                                resource_arns=[function.function_arn])
+
+
+def grant_own_items(table: dynamodb.ITable, grantee: iam.IGrantable, *, agent: str) -> None:
+    """Read and write only `agent`'s items of the shared table: every request's partition keys must
+    match the agent's prefixes (`dynamodb:LeadingKeys`, see `agent_runtime.table_keys`).
+
+    `ForAllValues` checks every key of a batch. It would also pass a request with no partition key
+    at all (a Scan), which is one more reason Scan is not granted.
+    """
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(TABLE_ITEM_ACTIONS), resource_arns=[table.table_arn],
+        conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_key_patterns(agent))}},
+    )
+
+
+def grant_work_queue(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
+    """Receive, extend, delete and send the task messages of `queue`, and read its redrive policy.
+
+    Not CDK's grant_consume/send helpers: they add GetQueueUrl, which the runtime (given the URL) never calls.
+    """
+    iam.Grant.add_to_principal(grantee=grantee, actions=list(WORK_QUEUE_ACTIONS), resource_arns=[queue.queue_arn])
+
+
+def grant_secret_value(secret: secretsmanager.ISecret, grantee: iam.IGrantable) -> None:
+    """Read the secret's value; not `grant_read`, whose DescribeSecret the runtime never calls.
+
+    A secret imported by name has a partial ARN: Secrets Manager's random suffix is matched by `-??????`.
+    The platform's secrets use the AWS-managed key, so no KMS statement is needed.
+    """
+    arn = secret.secret_full_arn or f"{secret.secret_arn}-??????"
+    iam.Grant.add_to_principal(grantee=grantee, actions=["secretsmanager:GetSecretValue"], resource_arns=[arn])
 
 
 def grant_dead_letter(dlq: sqs.IQueue, grantee: iam.IGrantable) -> None:

@@ -12,7 +12,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from agent_runtime import envnames as env
@@ -20,7 +19,13 @@ from agent_runtime.agents import AgentSpec
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.platform_secrets import PlatformSecrets
 from stacks.constructs.task_metric_filters import TaskMetricFilters
-from stacks.grants import grant_dead_letter, grant_invoke, grant_read_objects
+from stacks.grants import (
+    grant_dead_letter,
+    grant_invoke,
+    grant_own_items,
+    grant_secret_value,
+    grant_work_queue,
+)
 from stacks.nag import Waiver, suppress
 from stacks.settings import AgentSize, PlatformSettings
 
@@ -47,7 +52,6 @@ def container_environment(
     settings: PlatformSettings,
     table_name: str,
     queue_url: str,
-    documents_bucket: str,
     secrets: PlatformSecrets,
     tool_functions_json: str,
 ) -> dict[str, str]:
@@ -62,7 +66,6 @@ def container_environment(
         env.LLM_SECRET: secrets.llm_api_key_id,
         env.TOOL_FUNCTIONS: tool_functions_json,
         env.MODEL: settings.model,
-        env.DOCUMENTS_BUCKET: documents_bucket,
         env.LOG_LEVEL: settings.log_level,
         # The API documentation is anonymous, so it is off unless `api_docs` is set.
         env.API_DOCS: "true" if settings.api_docs else "false",
@@ -133,8 +136,9 @@ class AgentService(Construct):
     """The Fargate service for `agent`.
 
     Its task role may invoke only `tool_functions` (the agent's own tools), use only its
-    own queue (and send to that queue's dead-letter queue), read and write the table, read
-    the documents bucket and the two secrets.
+    own queue (and send to that queue's dead-letter queue), read and write only its own
+    items of the shared table, and read the two secrets. No bucket: every tool runs in its
+    Lambda function, so the runtime never reads the documents in ECS.
     The execution role (image pull, log delivery) is a separate role made by CDK.
     """
 
@@ -150,7 +154,6 @@ class AgentService(Construct):
         image: ecs.ContainerImage,
         queue: AgentQueue,
         table: dynamodb.ITable,
-        documents: s3.IBucket,
         secrets: PlatformSecrets,
         tool_functions: Mapping[str, lambda_.IFunction],
         subnets: ec2.SubnetSelection,
@@ -167,7 +170,7 @@ class AgentService(Construct):
         )
         environment = container_environment(
             agent=agent, settings=settings, table_name=table.table_name, queue_url=queue.queue.queue_url,
-            documents_bucket=documents.bucket_name, secrets=secrets,
+            secrets=secrets,
             tool_functions_json=Stack.of(self).to_json_string(
                 {name: fn.function_name for name, fn in sorted(tool_functions.items())}
             ),
@@ -200,7 +203,7 @@ class AgentService(Construct):
             capacity_provider_strategies=spot_strategy() if settings.fargate_spot else None,
         )
         self._waive()
-        self._grant(queue, table, documents, secrets, tool_functions)
+        self._grant(queue, table, secrets, tool_functions)
         self.scaling = self._scale(size, settings, cluster, queue)
 
     def _waive(self) -> None:
@@ -216,20 +219,19 @@ class AgentService(Construct):
                 "are scoped to the image repository and this agent's log group.",
                 applies_to=("Resource::*",)))
 
-    def _grant(self, queue: AgentQueue, table: dynamodb.ITable, documents: s3.IBucket,
-               secrets: PlatformSecrets, tool_functions: Mapping[str, lambda_.IFunction]) -> None:
+    def _grant(self, queue: AgentQueue, table: dynamodb.ITable, secrets: PlatformSecrets,
+               tool_functions: Mapping[str, lambda_.IFunction]) -> None:
+        """Exactly the calls the runtime makes, on this agent's own resources."""
         role = self.task_definition.task_role
         for function in tool_functions.values():
             grant_invoke(function, role)
-        queue.queue.grant_consume_messages(role)
-        queue.queue.grant_send_messages(role)
+        grant_work_queue(queue.queue, role)
         # The runtime finds the DLQ through the queue's RedrivePolicy (GetQueueAttributes, granted
         # above), then moves poison messages there itself.
         grant_dead_letter(queue.dlq, role)
-        table.grant_read_write_data(role)
-        grant_read_objects(documents, role)
+        grant_own_items(table, role, agent=self.agent.name)
         for secret in (secrets.llm_api_key, secrets.api_keys):
-            secret.grant_read(role)
+            grant_secret_value(secret, role)
 
     def _scale(self, size: AgentSize, settings: PlatformSettings, cluster: ecs.ICluster,
                 queue: AgentQueue) -> ecs.ScalableTaskCount:

@@ -12,6 +12,7 @@ from agent_runtime import envnames as env
 from agent_runtime.agents import AGENTS
 from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_VISIBILITY_S, Settings
 from stacks.constructs.agent_service import WORK_PER_TASK
+from stacks.grants import WORK_QUEUE_ACTIONS
 from stacks.tools_stack import tool_function_name
 
 from .support import EXISTING, Synth
@@ -37,6 +38,14 @@ def _statements(s: Synth, role_ref: Any) -> list[dict[str, Any]]:
 
 def _task_role_statements(s: Synth, agent: str) -> list[dict[str, Any]]:
     return _statements(s, {"Ref": _task_definition(s, agent)["TaskRoleArn"]["Fn::GetAtt"][0]})
+
+
+def _actions_on(s: Synth, agent: str, resource: str, name_of: str) -> set[str]:
+    """The actions the agent's task role may take on the resource named `resource`."""
+    return {a for st in _task_role_statements(s, agent)
+            for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+            for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+            if s.render(r, s.stack_name("Agents"), name_of) == resource}
 
 
 def _resources_for(s: Synth, agent: str, action: str, name_of: str) -> set[str]:
@@ -197,9 +206,16 @@ def test_task_role_sends_only_to_its_own_queue_and_dead_letter_queue(default_syn
 
 @pytest.mark.parametrize("agent", NAMES)
 def test_task_role_looks_up_only_its_own_dead_letter_queue_url(default_synth: Synth, agent: str) -> None:
-    """SqsQueue resolves the DLQ named in the redrive policy with GetQueueUrl before sending to it."""
+    """SqsQueue resolves the DLQ named in the redrive policy with GetQueueUrl before sending to it
+    (its own queue's URL it is given)."""
     queues = _resources_for(default_synth, agent, "sqs:GetQueueUrl", "QueueName")
-    assert queues == {f"AgentPlatformAgents/{agent}Queue/Queue/Resource", f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"}
+    assert queues == {f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_does_on_its_queue_exactly_what_the_runtime_calls(default_synth: Synth, agent: str) -> None:
+    queue = f"AgentPlatformAgents/{agent}Queue/Queue/Resource"
+    assert _actions_on(default_synth, agent, queue, "QueueName") == set(WORK_QUEUE_ACTIONS)
 
 
 @pytest.mark.parametrize("agent", NAMES)
@@ -211,30 +227,77 @@ def test_task_role_reads_the_redrive_policy_of_its_own_queue_only(default_synth:
 @pytest.mark.parametrize("agent", NAMES)
 def test_task_role_does_nothing_else_on_its_dead_letter_queue(default_synth: Synth, agent: str) -> None:
     dlq = f"AgentPlatformAgents/{agent}Queue/Dlq/Resource"
-    actions = {a for st in _task_role_statements(default_synth, agent)
-               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
-               for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
-               if default_synth.render(r, default_synth.stack_name("Agents"), "QueueName") == dlq}
-    assert actions == {"sqs:GetQueueUrl", "sqs:SendMessage"}
+    assert _actions_on(default_synth, agent, dlq, "QueueName") == {"sqs:GetQueueUrl", "sqs:SendMessage"}
+
+
+def _table_statements(s: Synth, agent: str) -> list[dict[str, Any]]:
+    return [st for st in _task_role_statements(s, agent) if any(a.startswith("dynamodb:") for a in st["Action"])]
 
 
 @pytest.mark.parametrize("agent", NAMES)
-def test_task_role_reads_and_writes_the_table(default_synth: Synth, agent: str) -> None:
-    assert {r.split("/index")[0] for r in _resources_for(default_synth, agent, "dynamodb:PutItem", "TableName")} == {
+def test_task_role_reads_and_writes_only_the_table(default_synth: Synth, agent: str) -> None:
+    """The table itself, no index: the runtime queries none."""
+    assert _resources_for(default_synth, agent, "dynamodb:PutItem", "TableName") == {
         "AgentPlatformData/Tasks/Table/Resource"}
 
 
 @pytest.mark.parametrize("agent", NAMES)
-def test_task_role_only_reads_the_documents_bucket(default_synth: Synth, agent: str) -> None:
+def test_task_role_has_exactly_the_table_actions_the_store_calls(default_synth: Synth, agent: str) -> None:
+    (statement,) = _table_statements(default_synth, agent)
+    assert sorted(statement["Action"]) == ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                           "dynamodb:Query", "dynamodb:UpdateItem"]
+
+
+@pytest.mark.parametrize("which", ["default_synth", "domain_synth"])
+def test_task_role_reaches_only_its_own_partition_keys(request: pytest.FixtureRequest, which: str) -> None:
+    """Kept tables too: the condition holds whichever table the agents are given."""
+    synth: Synth = request.getfixturevalue(which)
+    conditions = {agent: [st.get("Condition") for st in _table_statements(synth, agent)] for agent in NAMES}
+    assert conditions == {agent: [{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [
+        f"{agent}-*", f"{agent}#*", f"{agent}/*"]}}] for agent in NAMES}
+
+
+def test_no_role_may_scan_or_delete_items(default_synth: Synth) -> None:
+    """A Scan has no partition key, so a LeadingKeys condition would not limit it; items expire by TTL."""
+    actions = {a for p in default_synth.resources("Agents", "AWS::IAM::Policy").values()
+               for st in p["Properties"]["PolicyDocument"]["Statement"]
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"} == set()
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_reaches_no_bucket(default_synth: Synth, agent: str) -> None:
+    """Every tool runs in its Lambda function: the runtime reads no document in ECS."""
     actions = {a for st in _task_role_statements(default_synth, agent)
                for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]) if a.startswith("s3:")}
-    assert actions == {"s3:GetObject", "s3:ListBucket"}
+    assert actions == set()
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_service_is_not_given_the_documents_bucket(default_synth: Synth, agent: str) -> None:
+    assert env.DOCUMENTS_BUCKET not in _env(default_synth, agent)
 
 
 @pytest.mark.parametrize("agent", NAMES)
 def test_task_role_reads_both_secrets(default_synth: Synth, agent: str) -> None:
     assert _resources_for(default_synth, agent, "secretsmanager:GetSecretValue", "Name") == {
         "AgentPlatformData/Secrets/LlmApiKey/Resource", "AgentPlatformData/Secrets/ApiKeys/Resource"}
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_only_reads_secret_values(default_synth: Synth, agent: str) -> None:
+    actions = {a for st in _task_role_statements(default_synth, agent)
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+               if a.startswith("secretsmanager:")}
+    assert actions == {"secretsmanager:GetSecretValue"}
+
+
+def test_task_role_reads_kept_secrets_imported_by_name(domain_synth: Synth) -> None:
+    """A secret given by name has no random suffix in its ARN: the statement matches it with `-??????`."""
+    (statement,) = [st for st in _task_role_statements(domain_synth, "research")
+                    if st["Action"] == "secretsmanager:GetSecretValue"]
+    rendered = json.dumps(statement["Resource"])
+    assert ":secret:old/llm-api-key-??????" in rendered and EXISTING["existing_api_keys_secret"] in rendered
 
 
 @pytest.mark.parametrize("agent", NAMES)
