@@ -17,6 +17,7 @@ from agent_runtime.errors import NotFoundError
 from agent_runtime.queue.base import TaskQueue
 from agent_runtime.store.base import Store, TaskRecord
 from agent_runtime.store.notify import Notifier
+from agent_runtime.table_keys import owns_task
 from agent_runtime.worker import AgentRuntime
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ def runtime_of(services: ApiServices, agent: str) -> AgentRuntime:
 async def task_of(services: ApiServices, agent: str, task_id: str) -> TaskRecord:
     """The task, if it exists and belongs to that agent; else a 404."""
     runtime_of(services, agent)
+    if not owns_task(agent, task_id):  # another agent's id: this agent's role may not even read it
+        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}")
     try:
         task = await services.store.get_task(task_id)
     except NotFoundError:
