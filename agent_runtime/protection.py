@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -53,9 +54,9 @@ class ScaleInProtection:
         self._keeper: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ScaleInProtection:
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **options: Any) -> ScaleInProtection:
         """Protection through the endpoint ECS injects into the container, or a no-op without it."""
-        return cls((environ if environ is not None else os.environ).get(ECS_AGENT_URI) or None)
+        return cls((environ if environ is not None else os.environ).get(ECS_AGENT_URI) or None, **options)
 
     def busy(self, busy: bool) -> None:
         """Whether the worker runs at least one task now; cheap, so it is called on every start and end."""

@@ -149,7 +149,7 @@ async def test_shutdowns_never_count_as_attempts_nor_bring_a_task_to_the_dead_le
         task_id = await rig.submit("crash")
         for stops in range(1, 4):  # three scale-ins, each while the task runs its slow call
             async with running(rig.worker(max_attempts=3, receive_wait_s=1)):
-                await wait_until(lambda n=stops: _true(len(rig.tools["slow"].started(task_id)) == n))
+                await wait_until(lambda: _true(len(rig.tools["slow"].started(task_id)) == stops))  # noqa: B023
             assert (await rig.store.get_task(task_id)).attempts == 0  # handed back: refunded
         async with running(rig.worker(max_attempts=3, receive_wait_s=1)):
             task = await rig.done(task_id)
