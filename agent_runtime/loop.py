@@ -56,6 +56,13 @@ __all__ = ["Agent", "ApprovalDecision", "TaskResult"]
 
 # Events carry at most this much of a tool result (the model sees more: `tool_calls.MAX_OBSERVATION_CHARS`).
 MAX_EVENT_RESULT_CHARS = 2_000
+# `task.started` carries the input's head; the task record holds the whole input, stored once.
+MAX_EVENT_INPUT_CHARS = 2_000
+
+
+def _head(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... [truncated, {len(text)} characters in all]"
 
 
 class _Stop(Exception):
@@ -249,8 +256,8 @@ class _Run:
         agent, limits, cp = self.agent, self.limits, self.cp
         resumed = self.resume is not None
         self._event(
-            TaskStarted, agent=agent.spec.name, input=self.task, session_id=self.session_id,
-            model=agent.model.name, offline=agent.model.offline, resumed=resumed,
+            TaskStarted, agent=agent.spec.name, input=_head(self.task, MAX_EVENT_INPUT_CHARS),
+            session_id=self.session_id, model=agent.model.name, offline=agent.model.offline, resumed=resumed,
         )
         if not resumed:
             history = await agent.memory.load(self.session_id) if agent.memory and self.session_id else []

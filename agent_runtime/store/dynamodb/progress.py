@@ -11,6 +11,7 @@ from agent_runtime.events import Event
 from agent_runtime.store.base import StoredEvent, checkpoint_from_header, checkpoint_header, event_row
 from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import Item, Update, n, s, task_pk
+from agent_runtime.store.encoding import decode_messages, dumps, encode_messages, holds_input
 
 
 class DynamoProgress(DynamoTable):
@@ -30,14 +31,16 @@ class DynamoProgress(DynamoTable):
         if events:
             upd.set("last_seq", n(events[-1].seq))
         if checkpoint is not None:
-            for i, m in enumerate(checkpoint.messages[saved_messages:]):
-                items.append({**self._key(task_id, f"MSG#{saved_messages + i:08d}"), "data": s(json.dumps(m)),
-                              "expires_at": expires})
-            upd.set("checkpoint", s(json.dumps(checkpoint_header(checkpoint)))).set("steps", n(checkpoint.step))
+            upd.set("checkpoint", s(dumps(checkpoint_header(checkpoint)))).set("steps", n(checkpoint.step))
             upd.set("usage", s(checkpoint.usage.model_dump_json())).set("cost_usd", n(float(checkpoint.cost_usd)))
         cond = f"{upd.name('lease_owner')} = {upd.value('owner', s(owner))}" if owner else ""
 
         def save() -> None:
+            if checkpoint is not None:
+                task_input = self._task_input(task_id) if holds_input(checkpoint, saved_messages) else None
+                for i, m in enumerate(encode_messages(checkpoint, saved_messages, task_input)):
+                    items.append({**self._key(task_id, f"MSG#{saved_messages + i:08d}"), "data": s(m),
+                                  "expires_at": expires})
             # Messages land before the counters that reference them: a crash in between leaves
             # only unreferenced items, overwritten by the next save.
             self._batch_put(items)
@@ -45,6 +48,12 @@ class DynamoProgress(DynamoTable):
                               lambda t: f"task {task_id} is leased by {t.lease_owner}, not {owner}")
 
         await self._run(save)
+
+    def _task_input(self, task_id: str) -> str | None:
+        """The task's stored input (read once per task, to store its checkpoint's task message as a reference)."""
+        item = self.client.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True,
+                                    ProjectionExpression="#i", ExpressionAttributeNames={"#i": "input"}).get("Item")
+        return item["input"]["S"] if item and "input" in item else None
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
         def read() -> list[StoredEvent]:
@@ -72,7 +81,8 @@ class DynamoProgress(DynamoTable):
     async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
         def read() -> Checkpoint | None:
             item = self.client.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True,
-                                        ProjectionExpression="pk, #c", ExpressionAttributeNames={"#c": "checkpoint"}
+                                        ProjectionExpression="pk, #c, #i",
+                                        ExpressionAttributeNames={"#c": "checkpoint", "#i": "input"}
                                         ).get("Item")
             if item is None:
                 raise NotFoundError(f"task {task_id!r} not found")
@@ -89,6 +99,7 @@ class DynamoProgress(DynamoTable):
             )
             if len(msgs) != count:
                 raise StoreError(f"checkpoint of task {task_id} is missing messages ({len(msgs)} of {count})")
-            return checkpoint_from_header(header, [json.loads(m["data"]["S"]) for m in msgs])
+            return checkpoint_from_header(header, decode_messages([m["data"]["S"] for m in msgs],
+                                                                  item["input"]["S"], task_id))
 
         return await self._run(read)

@@ -12,6 +12,7 @@ from agent_runtime.models.base import Message
 from agent_runtime.store.base import MAX_SESSION_MESSAGES, SESSION_RETENTION_S, trim_session
 from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import error_code, s
+from agent_runtime.store.encoding import dumps
 
 
 class DynamoSessions(DynamoTable):
@@ -39,7 +40,7 @@ class DynamoSessions(DynamoTable):
                 start = int(items[0]["sk"]["S"][4:]) + 1 if items else 0
                 expires = self._expires(SESSION_RETENTION_S)
                 puts = [{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                                 "Item": {"pk": pk, "sk": s(f"MSG#{start + i:08d}"), "data": s(json.dumps(m)),
+                                 "Item": {"pk": pk, "sk": s(f"MSG#{start + i:08d}"), "data": s(dumps(m)),
                                           "expires_at": expires}}} for i, m in enumerate(messages)]
                 try:
                     self.client.transact_write_items(TransactItems=puts[:100])

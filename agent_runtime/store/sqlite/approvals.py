@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.store.base import ApprovalRecord, decide_conflict, now
+from agent_runtime.store.encoding import dumps
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import approval_from_row
 
@@ -28,7 +28,7 @@ class SQLiteApprovals(SQLiteConnections):
             conn.execute(
                 "INSERT OR IGNORE INTO approvals (task_id, call_id, tool, arguments, step, deadline, requested_at, "
                 "status) VALUES (?,?,?,?,?,?,?, 'pending')",
-                (a.task_id, a.call_id, a.tool, json.dumps(a.arguments), a.step, a.deadline, a.requested_at or now()),
+                (a.task_id, a.call_id, a.tool, dumps(a.arguments), a.step, a.deadline, a.requested_at or now()),
             )
             return _read_approval(conn, a.task_id, a.call_id)
 

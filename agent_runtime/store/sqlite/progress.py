@@ -11,6 +11,7 @@ from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import Event
 from agent_runtime.store.base import StoredEvent, checkpoint_from_header, checkpoint_header, event_row, now
+from agent_runtime.store.encoding import decode_messages, dumps, encode_messages, holds_input
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import read_task
 
@@ -28,13 +29,10 @@ class SQLiteProgress(SQLiteConnections):
         if rows:
             sets.append("last_seq = MAX(last_seq, ?)")
             params.append(rows[-1].seq)
-        new_messages: list[tuple[str, int, str]] = []
         if checkpoint is not None:
-            new_messages = [(task_id, saved_messages + i, json.dumps(m))
-                            for i, m in enumerate(checkpoint.messages[saved_messages:])]
             header = checkpoint_header(checkpoint)
             sets += ["checkpoint = ?", "steps = ?", "usage = ?", "cost_usd = ?"]
-            params += [json.dumps(header), checkpoint.step, checkpoint.usage.model_dump_json(), checkpoint.cost_usd]
+            params += [dumps(header), checkpoint.step, checkpoint.usage.model_dump_json(), checkpoint.cost_usd]
         where, where_params = ("lease_owner = ?", [owner]) if owner else ("1 = 1", [])
 
         def save(conn: sqlite3.Connection) -> None:
@@ -46,9 +44,13 @@ class SQLiteProgress(SQLiteConnections):
             if rows:
                 conn.executemany("INSERT OR REPLACE INTO events (task_id, seq, type, data) VALUES (?,?,?,?)",
                                  [(task_id, r.seq, r.type, r.data) for r in rows])
-            if new_messages:
+            if checkpoint is not None and len(checkpoint.messages) > saved_messages:
+                task_input = None  # read (once per task) to store the task message as a reference to it
+                if holds_input(checkpoint, saved_messages):
+                    task_input = conn.execute("SELECT input FROM tasks WHERE task_id = ?", (task_id,)).fetchone()[0]
+                encoded = encode_messages(checkpoint, saved_messages, task_input)
                 conn.executemany("INSERT OR REPLACE INTO messages (task_id, idx, message) VALUES (?,?,?)",
-                                 new_messages)
+                                 [(task_id, saved_messages + i, m) for i, m in enumerate(encoded)])
 
         await self._run(self._write, save)
 
@@ -72,7 +74,7 @@ class SQLiteProgress(SQLiteConnections):
     async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
         def read() -> Checkpoint | None:
             conn = self._conn()
-            row = conn.execute("SELECT checkpoint FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            row = conn.execute("SELECT checkpoint, input FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"task {task_id!r} not found")
             if row[0] is None:
@@ -81,6 +83,6 @@ class SQLiteProgress(SQLiteConnections):
             msgs = conn.execute(
                 "SELECT message FROM messages WHERE task_id = ? AND idx < ? ORDER BY idx", (task_id, header["count"])
             ).fetchall()
-            return checkpoint_from_header(header, [json.loads(m[0]) for m in msgs])
+            return checkpoint_from_header(header, decode_messages([m[0] for m in msgs], row[1], task_id))
 
         return await self._run(read)

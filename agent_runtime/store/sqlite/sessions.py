@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent_runtime.models.base import Message
 from agent_runtime.store.base import MAX_SESSION_MESSAGES, trim_session
+from agent_runtime.store.encoding import dumps
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import SESSION_SCHEMA
 
@@ -41,7 +42,7 @@ class SQLiteSessions(SQLiteConnections):
             ).fetchone()
             conn.executemany(
                 "INSERT INTO session_messages (session_id, idx, message) VALUES (?,?,?)",
-                [(session_id, start + i, json.dumps(m)) for i, m in enumerate(messages)],
+                [(session_id, start + i, dumps(m)) for i, m in enumerate(messages)],
             )
 
         if messages:
