@@ -32,6 +32,12 @@ CLIENT_KEY = PREFIX + "CLIENT_KEY"  # bearer key the client sends
 PRICES = PREFIX + "PRICES"  # JSON object {model: [usd_per_1m_input, usd_per_1m_output]}
 LOG_LEVEL = PREFIX + "LOG_LEVEL"
 API_DOCS = PREFIX + "API_DOCS"  # true (default) | false: serve /docs, /redoc and /openapi.json (off when deployed)
+REQUIRE_SECOND_APPROVER = PREFIX + "REQUIRE_SECOND_APPROVER"  # true: a submitter may not approve its own calls
+RATE_LIMIT_PER_S = PREFIX + "RATE_LIMIT_PER_S"  # requests a second per principal (token bucket); 0 = off
+RATE_LIMIT_BURST = PREFIX + "RATE_LIMIT_BURST"  # the token bucket's size
+MAX_STREAMS_PER_KEY = PREFIX + "MAX_STREAMS_PER_KEY"  # open event streams per API key; 0 = no bound
+BODY_TIMEOUT_S = PREFIX + "BODY_TIMEOUT_S"  # seconds a request body may take to arrive (then 408)
+TRUSTED_PROXIES = PREFIX + "TRUSTED_PROXIES"  # comma-separated addresses/CIDRs whose X-Forwarded-For counts
 DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"
 REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
 

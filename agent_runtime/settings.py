@@ -6,6 +6,7 @@ Variable names live in `agent_runtime.envnames`, shared with the CDK stacks.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,6 +88,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     api_docs: bool = Field(True, description="serve the API documentation (/docs, /redoc, /openapi.json) "
                            "without a key; the deployed services turn it off")
+    require_second_approver: bool = Field(False, description="a sensitive call must be approved by a principal "
+                                          "other than its task's submitter (admins excepted); the stack sets it")
+    rate_limit_per_s: float = Field(20.0, ge=0, le=100_000, description="API requests a second per principal "
+                                    "(token bucket, per process); 0 turns the limit off")
+    rate_limit_burst: int = Field(60, ge=1, le=1_000_000, description="requests a principal may make at once")
+    max_streams_per_key: int = Field(20, ge=0, le=100_000, description="open event streams per API key "
+                                     "(per process); 0: no bound")
+    body_timeout_s: float = Field(10.0, gt=0, le=600, description="seconds a request body may take to arrive")
+    trusted_proxies: str = Field("", description="comma-separated addresses or CIDRs of the load balancers whose "
+                                 "X-Forwarded-For the server believes; empty: none")
 
     # Clients of the task API (`agent-platform submit/watch/cancel`).
     url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+(/\S*)?$",
@@ -104,6 +115,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"not valid JSON ({exc})") from None
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+        return value
+
     @property
     def uses_offline_model(self) -> bool:
         """Offline when asked for, or when no endpoint or key (nor a secret holding one) is configured."""
@@ -113,6 +135,9 @@ class Settings(BaseSettings):
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -35,6 +35,7 @@ from agent_runtime.loop import Agent
 from agent_runtime.models.base import Message, Model
 from agent_runtime.observability import emit_task_metrics
 from agent_runtime.persister import Persister
+from agent_runtime.principals import session_scope
 from agent_runtime.protection import ScaleInProtection
 from agent_runtime.queue.base import QueueMessage, TaskQueue
 from agent_runtime.redact import redact
@@ -60,11 +61,12 @@ class LeaseLostError(Exception):
 
 
 class _ScopedMemory:
-    """Session memory per agent: the same session id under two agents are two conversations."""
+    """Session memory per agent and principal: the same session id under two agents, or of two
+    principals, are two conversations (`session_scope`)."""
 
-    def __init__(self, store: Store, agent: str) -> None:
+    def __init__(self, store: Store, agent: str, owner: str | None = None) -> None:
         self._store = store
-        self._prefix = f"{agent}/"
+        self._prefix = session_scope(agent, owner)
 
     async def load(self, session_id: str) -> list[Message]:
         return await self._store.load(self._prefix + session_id)
@@ -338,7 +340,7 @@ class _TaskRun:
         persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
                               saved=len(checkpoint.messages) if checkpoint else 0)
         agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
-                      memory=_ScopedMemory(store, task.agent), approver=w.approvals, limits=self.limits)
+                      memory=_ScopedMemory(store, task.agent, task.owner), approver=w.approvals, limits=self.limits)
         stream = agent.stream(
             task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,

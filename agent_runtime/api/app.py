@@ -1,6 +1,7 @@
 """The task API's app: submit, read, stream (SSE), approve, cancel; agents and health.
 
-`create_app` only assembles: the routers (`routes/`), the body-size middleware and the error
+`create_app` only assembles: the routers (`routes/`), the gate (authentication and rate limit from
+the headers, `gate.py`) in front of the body's size and time bounds (`body_limit.py`), the error
 handlers (`errors.py`), over the services the routes ask for (`deps.ApiServices`). What runs
 beside the API (the worker) is the platform's business (`agent_runtime.server`), handed in
 as a `lifespan`.
@@ -15,9 +16,10 @@ from typing import Any
 from fastapi import FastAPI
 
 from agent_runtime import __version__
-from agent_runtime.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from agent_runtime.api.body_limit import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
 from agent_runtime.api.deps import ApiServices
 from agent_runtime.api.errors import add_error_handlers
+from agent_runtime.api.gate import Gate
 from agent_runtime.api.routes import api_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -25,7 +27,7 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def create_app(
     services: ApiServices, *, lifespan: Lifespan | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    docs: bool = True,
+    docs: bool = True, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
 ) -> FastAPI:
     """The FastAPI app over `services`; `lifespan` starts and stops whatever runs beside it.
 
@@ -42,7 +44,8 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.services = services
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
+    app.add_middleware(Gate, keys=services.keys, limiter=services.limiter)  # added last: runs first
     add_error_handlers(app)
     app.include_router(api_router)
     _document_agents(app, services.agent_names)

@@ -1,96 +1,107 @@
-"""API keys: where they come from (settings or Secrets Manager) and the constant-time check."""
+"""Where the accepted API keys come from: given at start-up, a key file in the data directory (re-read
+when it changes), or a Secrets Manager secret (re-read every few minutes). Each yields a `KeyRing`."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
 
 from agent_runtime.errors import ConfigurationError
+from agent_runtime.principals import KeyRing, parse_keys
+
+# How often a key source looks for changes: a revoked key stops working within this long.
+SECRET_REFRESH_S = 300.0
+FILE_CHECK_S = 1.0
 
 
 class KeySource(Protocol):
-    async def keys(self) -> list[bytes]:
-        """The API keys accepted right now."""
+    async def ring(self) -> KeyRing:
+        """The keys accepted right now."""
         ...
 
 
 class StaticKeys:
-    """Keys given at start-up (AGENT_PLATFORM_API_KEYS locally, or a generated local key)."""
+    """Plain keys given at start-up (AGENT_PLATFORM_API_KEYS, or the generated local key): admin keys of
+    the principal `default`."""
 
     def __init__(self, keys: list[str]) -> None:
-        self._keys = [k.encode() for k in keys if k]
+        self._ring = KeyRing.of_plain_keys(keys)
 
-    async def keys(self) -> list[bytes]:
-        return self._keys
+    async def ring(self) -> KeyRing:
+        return self._ring
 
 
-def parse_secret_keys(secret: str) -> list[str]:
-    """Keys from a secret string: a JSON list, a JSON object (`keys`/`api_keys` list, else its string
-    values), or comma-separated text."""
-    text = secret.strip()
-    data: Any = text
-    if text[:1] in ("[", "{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise ConfigurationError("the API keys secret looks like JSON but does not parse") from None
-    if isinstance(data, dict):
-        for name in ("keys", "api_keys", "apiKeys"):
-            if name in data:
-                data = data[name]
-                break
-        else:
-            data = list(data.values())
-    if isinstance(data, str):
-        data = data.split(",")
-    if not isinstance(data, list):
-        raise ConfigurationError("the API keys secret must hold a list of keys")
-    return [k.strip() for k in data if isinstance(k, str) and k.strip()]
+class CombinedKeys:
+    """The keys of several sources together (the local server: its plain key and its key file)."""
+
+    def __init__(self, *sources: KeySource) -> None:
+        self.sources = sources
+
+    async def ring(self) -> KeyRing:
+        out = KeyRing()
+        for source in self.sources:
+            out = out.merged(await source.ring())
+        return out
+
+
+class FileKeys:
+    """Keys from the data directory's key file (written by `agent-platform keys`), re-read when its
+    modification time or size changes, looked at no more than every `check_s`. No file: no keys."""
+
+    def __init__(self, path: Path, *, check_s: float = FILE_CHECK_S) -> None:
+        self.path, self.check_s = path, check_s
+        self._ring = KeyRing()
+        self._stamp: tuple[int, int] | None = None
+        self._checked = float("-inf")
+
+    async def ring(self) -> KeyRing:
+        if time.monotonic() - self._checked >= self.check_s:
+            self._checked = time.monotonic()
+            try:
+                st = self.path.stat()
+                stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                stamp = None
+            if stamp != self._stamp:
+                self._ring = parse_keys(self.path.read_text()) if stamp is not None else KeyRing()
+                self._stamp = stamp
+        return self._ring
 
 
 class SecretsManagerKeys:
-    """Keys from a Secrets Manager secret, re-read every `ttl_s` so a rotation takes effect without a restart."""
+    """Keys from a Secrets Manager secret, re-read every `ttl_s` so that added and revoked keys take
+    effect without a restart. A failed re-read keeps the keys it has (and retries in 30 s)."""
 
-    def __init__(self, secret_id: str, *, client: Any = None, ttl_s: float = 300.0) -> None:
+    def __init__(self, secret_id: str, *, client: Any = None, ttl_s: float = SECRET_REFRESH_S) -> None:
         self.secret_id = secret_id
         self.client = client or boto3.client("secretsmanager")
         self.ttl_s = ttl_s
-        self._keys: list[bytes] = []
+        self._ring: KeyRing | None = None
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
 
-    def _fetch(self) -> list[bytes]:
+    def _fetch(self) -> KeyRing:
         value = self.client.get_secret_value(SecretId=self.secret_id)["SecretString"]
-        keys = parse_secret_keys(value)
-        if not keys:
+        ring = parse_keys(value)
+        if not ring.records:
             raise ConfigurationError(f"secret {self.secret_id} holds no API keys")
-        return [k.encode() for k in keys]
+        return ring
 
-    async def keys(self) -> list[bytes]:
-        if time.monotonic() - self._loaded_at < self.ttl_s:
-            return self._keys
+    async def ring(self) -> KeyRing:
+        if self._ring is not None and time.monotonic() - self._loaded_at < self.ttl_s:
+            return self._ring
         async with self._lock:
-            if time.monotonic() - self._loaded_at >= self.ttl_s:
+            if self._ring is None or time.monotonic() - self._loaded_at >= self.ttl_s:
                 try:
-                    self._keys = await asyncio.to_thread(self._fetch)
+                    self._ring = await asyncio.to_thread(self._fetch)
                     self._loaded_at = time.monotonic()
                 except Exception:
-                    if not self._keys:
+                    if self._ring is None:
                         raise
                     # keep serving the keys we have; try again in a while
                     self._loaded_at = time.monotonic() - self.ttl_s + 30.0
-        return self._keys
-
-
-def key_matches(given: str, keys: list[bytes]) -> bool:
-    """Compare against every key in constant time (no early exit that would leak which one matched)."""
-    candidate = given.encode("utf-8", "surrogateescape")
-    ok = False
-    for key in keys:
-        ok |= hmac.compare_digest(candidate, key)
-    return ok
+        return self._ring

@@ -1,19 +1,22 @@
-"""What every route needs, declared once: the services on `app.state`, authentication, path parameters
-and the agent/task look-ups that turn a miss into a 404."""
+"""What every route needs, declared once: the services on `app.state`, the caller (the principal the
+gate authenticated), path parameters, and the agent/task look-ups that turn a miss - or a task the
+caller may not see - into a 404."""
 
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time.
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent_runtime.api.auth import KeySource, key_matches
+from agent_runtime.api.auth import KeySource
 from agent_runtime.api.errors import ApiError
+from agent_runtime.api.gate import RateLimiter, StreamSlots, principal_of
 from agent_runtime.api.schemas import TaskView
 from agent_runtime.errors import NotFoundError
+from agent_runtime.principals import Principal
 from agent_runtime.queue.base import TaskQueue
 from agent_runtime.store.base import Store, TaskRecord
 from agent_runtime.store.notify import Notifier
@@ -28,7 +31,9 @@ class ApiServices:
     """Everything the routes work with, held once on `app.state.services`.
 
     `notify_cancel` wakes whoever runs the task (the worker) when the API flags a cancel; the
-    SSE timings are the heartbeat comment's period and the fallback poll of the store.
+    SSE timings are the heartbeat comment's period and the fallback poll of the store. `limiter`
+    and `streams` bound each principal's request rate and each key's open event streams;
+    `require_second_approver` refuses a submitter's approval of its own task's call.
     """
 
     store: Store
@@ -39,6 +44,9 @@ class ApiServices:
     notify_cancel: Callable[[str], None]
     heartbeat_s: float = 15.0
     poll_s: float = 1.0
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(per_s=0.0, burst=1.0))
+    streams: StreamSlots = field(default_factory=lambda: StreamSlots(limit=0))
+    require_second_approver: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_s <= 15:
@@ -61,19 +69,24 @@ bearer = HTTPBearer(auto_error=False, description="an API key")
 
 
 async def authenticate(
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], services: Services,
-) -> None:
-    """401 unless the request carries one of the accepted API keys as a Bearer token."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'", challenge)
-    try:
-        accepted = await services.keys.keys()
-    except Exception:
-        log.exception("could not load API keys")
-        raise ApiError(503, "unavailable", "API keys could not be loaded; retry later") from None
-    if not key_matches(creds.credentials, accepted):
-        raise ApiError(401, "unauthorized", "invalid API key", challenge)
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller. The gate (`api.gate.Gate`) authenticated it from the headers before the body was read;
+    declared on the routers so that the OpenAPI document names the Bearer scheme."""
+    principal = principal_of(request.scope)
+    if principal is None:  # only an app assembled without the gate gets here
+        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'",
+                       {"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def require_role(caller: Principal, role: str, doing: str) -> None:
+    """403 unless the caller holds `role`."""
+    if not caller.has(role):
+        raise ApiError(403, "forbidden", f"principal {caller.name!r} may not {doing}: it needs the {role!r} role")
 
 
 # The served agents are added to the OpenAPI document as this parameter's enum (see `app.py`): they are
@@ -91,17 +104,24 @@ def runtime_of(services: ApiServices, agent: str) -> AgentRuntime:
     return runtime
 
 
-async def task_of(services: ApiServices, agent: str, task_id: str) -> TaskRecord:
-    """The task, if it exists and belongs to that agent; else a 404."""
+def may_read(caller: Principal, task: TaskRecord) -> bool:
+    """A principal reads its own tasks; admins and approvers read every task."""
+    return caller.reads_all or (task.owner is not None and task.owner == caller.name)
+
+
+async def task_of(services: ApiServices, agent: str, task_id: str, caller: Principal) -> TaskRecord:
+    """The task, if it exists, belongs to that agent and the caller may read it; else a 404 (the same
+    404 whether the task is missing or another principal's, so ids cannot be probed)."""
     runtime_of(services, agent)
+    missing = ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}")
     if not owns_task(agent, task_id):  # another agent's id: this agent's role may not even read it
-        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}")
+        raise missing
     try:
         task = await services.store.get_task(task_id)
     except NotFoundError:
-        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}") from None
-    if task.agent != agent:
-        raise ApiError(404, "task_not_found", f"no task {task_id!r} for agent {agent!r}")
+        raise missing from None
+    if task.agent != agent or not may_read(caller, task):
+        raise missing
     return task
 
 

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 STATUS_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    408: "request_timeout", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_error", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
 
 # The status of a platform exception that reaches the API, by the nearest class in its MRO.
@@ -34,9 +34,10 @@ EXCEPTION_STATUS: dict[type[AgentPlatformError], int] = {
 # Server faults do not show their message to the caller; caller faults do.
 SERVER_FAULT_MESSAGES = {503: "the task store is unavailable; retry later", 500: "internal error"}
 
-_DESCRIPTIONS = {401: "missing or invalid API key", 404: "unknown agent, task or approval",
+_DESCRIPTIONS = {401: "missing or invalid API key", 403: "the key's principal may not do this",
+                 404: "unknown agent, task or approval", 408: "the body did not arrive in time",
                  409: "conflicting state", 413: "request body too large", 422: "invalid request",
-                 503: "store or queue unavailable"}
+                 429: "too many requests or open streams (Retry-After)", 503: "store or queue unavailable"}
 
 
 class ApiError(Exception):

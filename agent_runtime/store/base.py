@@ -45,6 +45,7 @@ class TaskRecord:
     input: str
     state: TaskState = "queued"
     session_id: str | None = None
+    owner: str | None = None  # the principal that submitted it (None: before principals existed)
     metadata: dict[str, Any] = field(default_factory=dict)
     limits: dict[str, Any] = field(default_factory=dict)  # overrides of the agent's limits
     created_at: float = 0.0

@@ -104,7 +104,7 @@ def test_approve_a_sensitive_call(api: Api) -> None:
     assert [a["call_id"] for a in task["pending_approvals"]] == [requested["call_id"]]
     decide = task["pending_approvals"][0]["decide"]
     r = api.http.post(decide, json={"approve": True, "reason": "looks good"})
-    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["decided_by"] == "api"
+    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["decided_by"] == "default"
     rest = api.events(task_id, last_event_id=before[-1][0])
     resolved = next(e[2] for e in rest if e[1] == "approval.resolved")
     assert resolved["approved"] and resolved["reason"] == "looks good"
@@ -124,7 +124,7 @@ def test_reject_a_sensitive_call_and_the_model_is_told(api: Api) -> None:
                           json={"approve": True})
     assert twice.status_code in (409,) and twice.json()["error"]["code"] in ("conflict", "task_ended")
     final = api.events(task_id)[-1]
-    assert final[1] == "task.finished" and "rejected (api): not this week" in final[2]["answer"]
+    assert final[1] == "task.finished" and "rejected (default): not this week" in final[2]["answer"]
     assert api.tools["publish"].started(task_id) == []
 
 

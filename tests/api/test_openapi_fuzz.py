@@ -31,7 +31,7 @@ def _factory(spec: Any, _: Settings) -> AgentRuntime:
 
 
 _PLATFORM = create_platform(
-    Settings(data_dir=_DATA, api_keys=API_KEY, store="sqlite", queue="local", agent=None),
+    Settings(data_dir=_DATA, api_keys=API_KEY, store="sqlite", queue="local", agent=None, rate_limit_per_s=0),
     runtime_factory=_factory, heartbeat_s=0.5, poll_s=0.1,
 )
 schema = schemathesis.openapi.from_dict(_PLATFORM.app.openapi())

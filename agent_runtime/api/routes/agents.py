@@ -11,7 +11,7 @@ from lambda_tools.catalog import get_tool
 router = APIRouter(tags=["agents"], dependencies=[Depends(authenticate)])
 
 
-@router.get("/v1/agents", response_model=AgentsView, responses=error_responses(401))
+@router.get("/v1/agents", response_model=AgentsView, responses=error_responses(401, 429))
 async def list_agents(services: Services) -> AgentsView:
     """The platform's agents, with their tools and default limits. In AWS each service runs one agent
     and the load balancer sends this path to one of them, so the others are listed from their specs."""

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from agent_runtime.api.deps import AgentName, Services, TaskId, authenticate, task_of
+from agent_runtime.api.deps import AgentName, Caller, Services, TaskId, authenticate, require_role, task_of
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import ApprovalView, DecideApproval, task_links
 from agent_runtime.errors import NotFoundError
@@ -15,20 +15,25 @@ CallId = Annotated[str, Path(min_length=1, max_length=200, description="the tool
 
 
 @router.post("/{task_id}/approvals/{call_id}", response_model=ApprovalView,
-             responses=error_responses(401, 404, 409, 413, 422))
+             responses=error_responses(401, 403, 404, 408, 409, 413, 422, 429))
 async def decide_approval(
-    agent: AgentName, task_id: TaskId, call_id: CallId, body: DecideApproval, services: Services,
+    agent: AgentName, task_id: TaskId, call_id: CallId, body: DecideApproval, services: Services, caller: Caller,
 ) -> ApprovalView:
-    """Approve or reject a sensitive tool call. Deciding twice or after the deadline is a 409."""
+    """Approve or reject a sensitive tool call (the `approve` role). Deciding twice or after the deadline
+    is a 409; approving a call of one's own task while a second approver is required is a 403."""
     store = services.store
-    task = await task_of(services, agent, task_id)
+    task = await task_of(services, agent, task_id, caller)
+    require_role(caller, "approve", "decide approvals")
     try:
         await store.get_approval(task_id, call_id)
     except NotFoundError:
         raise ApiError(404, "approval_not_found", f"task {task_id} has no approval {call_id!r}") from None
     if task.terminal:
         raise ApiError(409, "task_ended", f"task {task_id} already {task.state}")
+    if body.approve and services.require_second_approver and not caller.admin and task.owner == caller.name:
+        raise ApiError(403, "second_approver_required", f"task {task_id} was submitted by {caller.name!r}; "
+                       "another principal must approve its sensitive calls (rejecting them is allowed)")
     record = await store.decide_approval(task_id, call_id, approved=body.approve, reason=body.reason,
-                                         decided_by="api")
+                                         decided_by=caller.name)
     services.notifier.notify(("approval", task_id, call_id))
     return ApprovalView.of(record, task_links(agent, task_id).self)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent_runtime.api.deps import AgentName, ApiServices, Services, TaskId, authenticate, task_of
+from agent_runtime.api.deps import AgentName, ApiServices, Caller, Services, TaskId, authenticate, task_of
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import EventsPage
 from agent_runtime.events import TERMINAL_TYPES
@@ -23,8 +23,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"text/event-stream": {"schema": {"type": "string"}},
                       "application/json": {"schema": EventsPage.model_json_schema(
                           ref_template="#/components/schemas/{model}")}}},
-    **error_responses(401, 404, 422),
+    **error_responses(401, 404, 422, 429),
 }
+STREAM_RETRY_AFTER_S = 5
 
 
 @router.get("/{task_id}/events", response_model=None, responses=_RESPONSES)
@@ -32,14 +33,16 @@ async def task_events(
     agent: AgentName,
     task_id: TaskId,
     services: Services,
+    caller: Caller,
     after: Annotated[int, Query(ge=0, le=10**9, description="only events with a higher seq")] = 0,
     format: Annotated[str, Query(pattern="^(sse|json)$", description="sse (default) or json")] = "sse",
     limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page")] = 500,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> Response:
     """Stream the task's events from the store: replay after `Last-Event-ID` (or `?after=`), then
-    follow live until the terminal event; a heartbeat comment keeps idle connections open."""
-    task = await task_of(services, agent, task_id)
+    follow live until the terminal event; a heartbeat comment keeps idle connections open. A key may
+    hold a bounded number of streams open at once (429 beyond)."""
+    task = await task_of(services, agent, task_id, caller)
     cursor = after
     if last_event_id:
         if not last_event_id.strip().isdigit():
@@ -47,7 +50,11 @@ async def task_events(
         cursor = int(last_event_id)
     if format == "json":
         return await _events_page(services, task, cursor, limit)
-    return EventSourceResponse(_follow(services, task_id, cursor), ping=services.heartbeat_s,
+    if not services.streams.acquire(caller.key_id):
+        raise ApiError(429, "too_many_streams", f"this key has {services.streams.limit} event streams open; "
+                       "close one or poll with ?format=json", {"Retry-After": str(STREAM_RETRY_AFTER_S)})
+    return EventSourceResponse(_held(services, caller.key_id, _follow(services, task_id, cursor)),
+                               ping=services.heartbeat_s,
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -60,6 +67,16 @@ async def _events_page(services: ApiServices, task: TaskRecord, cursor: int, lim
     page = EventsPage(task_id=task.task_id, events=[json.loads(e.data) for e in batch],
                       next_after=batch[-1].seq if batch else cursor, done=done, state=task.state)
     return JSONResponse(page.model_dump(mode="json"))
+
+
+async def _held(services: ApiServices, key_id: str,
+                events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+    """`events`, giving the key's stream slot back when the stream ends or the client goes away."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        services.streams.release(key_id)
 
 
 async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIterator[ServerSentEvent]:

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, Header, Response
 from agent_runtime.api.deps import (
     AgentName,
     ApiServices,
+    Caller,
     Services,
     TaskId,
     authenticate,
+    require_role,
     runtime_of,
     task_of,
     task_view,
@@ -35,13 +37,15 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 @router.post("", status_code=202, response_model=TaskAccepted,
-             responses=error_responses(401, 404, 409, 413, 422, 503))
+             responses=error_responses(401, 403, 404, 408, 409, 413, 422, 429, 503))
 async def submit_task(
-    agent: AgentName, body: SubmitTask, response: Response, services: Services,
+    agent: AgentName, body: SubmitTask, response: Response, services: Services, caller: Caller,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
-    """Submit a task; it runs in the background. Follow it at `links.events`."""
+    """Submit a task (the `submit` role); it runs in the background, owned by the caller's principal.
+    Follow it at `links.events`."""
     runtime = runtime_of(services, agent)
+    require_role(caller, "submit", "submit tasks")
     overrides = body.limit_overrides()
     try:
         runtime.spec.limits.merged(overrides)
@@ -49,10 +53,12 @@ async def submit_task(
         raise ApiError(422, "validation_error", f"limits: {exc}") from None
     task = TaskRecord(
         task_id=f"{agent}-{uuid.uuid4().hex}", agent=agent, input=body.input, session_id=body.session_id,
-        metadata=body.metadata, limits=overrides,
+        metadata=body.metadata, limits=overrides, owner=caller.name,
     )
     digest = request_hash({"agent": agent, **body.model_dump(mode="json")}) if idempotency_key else None
-    task, created = await services.store.create_task(task, idempotency_key=idempotency_key, body_hash=digest)
+    # Idempotency keys are per principal ('#' is not in principal names): another's key finds nothing.
+    scoped_key = f"{caller.name}#{idempotency_key}" if idempotency_key else None
+    task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest)
     if created:
         try:
             await services.queue.send(task.task_id, agent)
@@ -76,18 +82,21 @@ async def _abandon(services: ApiServices, task: TaskRecord, reason: str) -> None
         await services.store.finish_task(task.task_id, event, from_states=("queued",))
 
 
-@router.get("/{task_id}", response_model=TaskView, responses=error_responses(401, 404, 422))
-async def get_task(agent: AgentName, task_id: TaskId, services: Services) -> TaskView:
+@router.get("/{task_id}", response_model=TaskView, responses=error_responses(401, 404, 422, 429))
+async def get_task(agent: AgentName, task_id: TaskId, services: Services, caller: Caller) -> TaskView:
     """A task's state, result, stop reason, steps, usage, cost, timestamps and pending approvals."""
-    return await task_view(services, await task_of(services, agent, task_id))
+    return await task_view(services, await task_of(services, agent, task_id, caller))
 
 
 @router.post("/{task_id}/cancel", status_code=202, response_model=TaskView,
-             responses=error_responses(401, 404, 409, 422))
-async def cancel_task(agent: AgentName, task_id: TaskId, services: Services) -> TaskView:
-    """Cancel a task: the loop stops, in-flight tool calls included; usage so far is kept."""
+             responses=error_responses(401, 403, 404, 409, 422, 429))
+async def cancel_task(agent: AgentName, task_id: TaskId, services: Services, caller: Caller) -> TaskView:
+    """Cancel a task (its submitter, or an admin): the loop stops, in-flight tool calls included; usage
+    so far is kept."""
     store, notifier = services.store, services.notifier
-    task = await task_of(services, agent, task_id)
+    task = await task_of(services, agent, task_id, caller)
+    if not caller.admin and task.owner != caller.name:  # an approver reads it, but it is not theirs
+        raise ApiError(403, "forbidden", f"principal {caller.name!r} may not cancel another principal's task")
     if task.terminal:
         raise ApiError(409, "task_ended", f"task {task_id} already {task.state}")
     task = await store.request_cancel(task_id)

@@ -56,6 +56,7 @@ def task_from_item(item: Item) -> TaskRecord:
     return TaskRecord(
         task_id=item["pk"]["S"], agent=item["agent"]["S"], input=item["input"]["S"],
         state=item["state"]["S"], session_id=text(item.get("session_id")),  # type: ignore[arg-type]
+        owner=text(item.get("owner")),
         metadata=json.loads(item["metadata"]["S"]), limits=json.loads(item["limits"]["S"]),
         created_at=num(item.get("created_at")), updated_at=num(item.get("updated_at")),
         started_at=num(item["started_at"]) if "started_at" in item else None,

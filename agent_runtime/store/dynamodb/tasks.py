@@ -46,6 +46,8 @@ class DynamoTasks(DynamoTable):
         }
         if task.session_id is not None:
             item["session_id"] = s(task.session_id)
+        if task.owner is not None:
+            item["owner"] = s(task.owner)
         put_task = {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
         def create() -> tuple[TaskRecord, bool]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from agent_runtime.store.base import DEFAULT_RETENTION_S, IDEMPOTENCY_RETENTION_S, now
 from agent_runtime.store.sqlite.approvals import SQLiteApprovals
 from agent_runtime.store.sqlite.progress import SQLiteProgress
-from agent_runtime.store.sqlite.schema import STORE_SCHEMA
+from agent_runtime.store.sqlite.schema import STORE_SCHEMA, add_missing_columns
 from agent_runtime.store.sqlite.sessions import SQLiteSessionMemory, SQLiteSessions
 from agent_runtime.store.sqlite.tasks import SQLiteTasks
 
@@ -28,6 +28,7 @@ class SQLiteStore(SQLiteTasks, SQLiteProgress, SQLiteApprovals, SQLiteSessions):
 
     def __init__(self, path: str | Path, *, retention_s: float = DEFAULT_RETENTION_S, threads: int = 4) -> None:
         super().__init__(path, schema=STORE_SCHEMA, threads=threads)
+        add_missing_columns(self._conn())
         self.retention_s = retention_s
         self._purge_expired(self._conn())
 

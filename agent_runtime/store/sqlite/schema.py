@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     answer TEXT, error TEXT, stop_reason TEXT, steps INTEGER NOT NULL DEFAULT 0,
     usage TEXT NOT NULL DEFAULT '{}', cost_usd REAL NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT
+    lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT, owner TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_active ON tasks (state, agent);
 CREATE TABLE IF NOT EXISTS events (
@@ -49,8 +49,19 @@ CREATE TABLE IF NOT EXISTS idempotency (
 TASK_COLUMNS = (
     "task_id, agent, state, input, session_id, metadata, limits, created_at, updated_at, started_at, "
     "finished_at, answer, error, stop_reason, steps, usage, cost_usd, last_seq, cancel_requested, attempts, "
-    "lease_owner, lease_until"
+    "lease_owner, lease_until, owner"
 )
+
+# Columns added after the first release, for files created before them: (table, column, declaration).
+ADDED_COLUMNS = (("tasks", "owner", "TEXT"),)
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a file created by an older version up to the schema (`ADDED_COLUMNS`)."""
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def task_from_row(row: sqlite3.Row) -> TaskRecord:
@@ -62,7 +73,7 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
         finished_at=row["finished_at"], answer=row["answer"], error=row["error"], stop_reason=row["stop_reason"],
         steps=row["steps"], usage=Usage.model_validate_json(row["usage"]), cost_usd=row["cost_usd"],
         last_seq=row["last_seq"], cancel_requested=bool(row["cancel_requested"]), attempts=row["attempts"],
-        lease_owner=row["lease_owner"], lease_until=row["lease_until"],
+        lease_owner=row["lease_owner"], lease_until=row["lease_until"], owner=row["owner"],
     )
 
 

@@ -49,9 +49,10 @@ class SQLiteTasks(SQLiteConnections):
             task.updated_at = t
             conn.execute(
                 "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
-                "updated_at, usage) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "updated_at, usage, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (task.task_id, task.agent, task.state, task.input, task.session_id, json.dumps(task.metadata),
-                 json.dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json()),
+                 json.dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json(),
+                 task.owner),
             )
             return task, True
 
