@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from agent_runtime.events import Usage
 from agent_runtime.store.base import ApprovalRecord, TaskRecord, now
+from agent_runtime.store.encoding import dumps
 
 Item = dict[str, dict[str, Any]]
 
@@ -74,7 +75,7 @@ def approval_item(a: ApprovalRecord, expires_at: float) -> Item:
     """The item of a new (pending) approval."""
     item: Item = {
         "pk": s(task_pk(a.task_id)), "sk": s(f"APR#{a.call_id}"), "tool": s(a.tool),
-        "arguments": s(json.dumps(a.arguments)), "step": n(a.step), "deadline": n(float(a.deadline)),
+        "arguments": s(dumps(a.arguments)), "step": n(a.step), "deadline": n(float(a.deadline)),
         "requested_at": n(float(a.requested_at or now())), "status": s(a.status), "expires_at": n(int(expires_at)),
     }
     return item

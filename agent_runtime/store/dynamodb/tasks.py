@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any
 
@@ -22,6 +21,7 @@ from agent_runtime.store.base import (
 )
 from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import TASK_SK, Item, Update, error_code, n, s, task_from_item
+from agent_runtime.store.encoding import dumps
 from agent_runtime.table_keys import idempotency_pk, owns_task, task_id_prefix
 
 
@@ -38,7 +38,7 @@ class DynamoTasks(DynamoTable):
         task.updated_at = t
         item: Item = {
             **self._key(task.task_id), "agent": s(task.agent), "state": s(task.state), "input": s(task.input),
-            "metadata": s(json.dumps(task.metadata)), "limits": s(json.dumps(task.limits)),
+            "metadata": s(dumps(task.metadata)), "limits": s(dumps(task.limits)),
             "created_at": n(task.created_at), "updated_at": n(t), "steps": n(0),
             "usage": s(task.usage.model_dump_json()), "cost_usd": n(0), "last_seq": n(0),
             "cancel_requested": {"BOOL": False}, "attempts": n(0), "lease_until": n(0),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from agent_runtime.store.base import (
     now,
     terminal_fields,
 )
+from agent_runtime.store.encoding import dumps
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import TASK_COLUMNS, marks, read_task, task_from_row
 
@@ -50,8 +50,8 @@ class SQLiteTasks(SQLiteConnections):
             conn.execute(
                 "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
                 "updated_at, usage, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (task.task_id, task.agent, task.state, task.input, task.session_id, json.dumps(task.metadata),
-                 json.dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json(),
+                (task.task_id, task.agent, task.state, task.input, task.session_id, dumps(task.metadata),
+                 dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json(),
                  task.owner),
             )
             return task, True
