@@ -49,9 +49,13 @@ def serve(
 ) -> None:
     """Run the task API and its worker (SQLite store and in-process tools unless settings say otherwise)."""
     from agent_runtime.server import serve as run_server
+    from lambda_tools.catalog import TOOL_NAMES
 
     settings = settings_or_fail()
-    if settings.docs_dir is None and settings.documents_bucket is None:  # like `run`: the built-in corpus
+    # Like `run`: the built-in corpus, unless documents come from S3 or every tool runs on Lambda (a
+    # deployed container, which would otherwise build a corpus no tool reads at each start).
+    on_lambda = set(settings.tool_functions) >= set(TOOL_NAMES)
+    if settings.docs_dir is None and settings.documents_bucket is None and not on_lambda:
         settings = settings_or_fail(docs_dir=builtin_corpus(Console(stderr=True), settings.corpus_dir,
                                                             quiet=False))
     try:
