@@ -72,11 +72,20 @@ KNOWN_GAPS = [
 ]
 
 
+REQUEST_COUNTS_NOTE = (
+    "aws_requests_per_task counts the task's work and is the same from run to run, except that the worker "
+    "batches the events that pile up while a store write is in flight, so a task with parallel tool calls "
+    "(research) may take one BatchWriteItem/UpdateItem pair more or less; "
+    "aws_requests_per_task_time_dependent counts what repeats with time (status polls, SSE reads, the "
+    "worker's once-a-second cancel watch, lease renewals, visibility extensions) and varies between runs")
+
+
 def _costs(stage: Stage, session: Session) -> dict[str, Any]:
     calls = stage.recorder.snapshot()
     per_task: dict[str, Any] = {}
     polling: dict[str, Any] = {}
     usd: dict[str, float] = {}
+    breakdown: dict[str, dict[str, float]] = {}
     for agent, scenario in COST_TASKS.items():
         task = session.tasks.get(scenario)
         mine = costs.platform_calls(calls, task)
@@ -90,7 +99,9 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
         cpu = session.figures.get(f"cpu_{agent}", 0.0)
         by_service["fargate"] = costs.fargate_cost(cpu, spec.cpu_units, spec.memory_mib)
         usd[agent] = round(sum(by_service.values()), 8)
-    return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling, "usd_per_task": usd,
+        breakdown[agent] = {k: round(v, 8) for k, v in sorted(by_service.items())}
+    return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling, "usd_per_task": usd, "usd_per_task_by_service": breakdown,
+            "request_counts_note": REQUEST_COUNTS_NOTE,
             "fixed_usd_per_month": costs.fixed_monthly(stage.assembly), "prices_date": costs.PRICES_DATE}
 
 
