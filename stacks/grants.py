@@ -8,8 +8,9 @@ gets a cdk-nag waiver that names exactly that resource.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -110,3 +111,28 @@ def grant_dead_letter(dlq: sqs.IQueue, grantee: iam.IGrantable) -> None:
     """
     iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:GetQueueUrl", "sqs:SendMessage"],
                                resource_arns=[dlq.queue_arn])
+
+
+def grant_task_protection(cluster: ecs.ICluster, grantee: iam.IGrantable) -> None:
+    """Set the scale-in protection of tasks in `cluster`, as `agent_runtime.protection` does through the
+    ECS agent endpoint (the agent calls UpdateTaskProtection with the task role's credentials).
+
+    A task's ARN exists only once it runs, so the resource is the cluster's tasks (`task/<cluster>/*`),
+    waived by exactly that pattern.
+    """
+    stack = Stack.of(cluster)
+    arn = stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*")
+    iam.Grant.add_to_principal(grantee=grantee, actions=["ecs:UpdateTaskProtection"], resource_arns=[arn])
+    cluster_resource = cluster.node.default_child
+    if isinstance(grantee, Construct) and cluster_resource is not None:
+        # The finding as cdk-nag writes it: references as <logical id>, pseudo parameters as <AWS::...>.
+        finding = arn.replace(cluster.cluster_name, f"<{stack.get_logical_id(cluster_resource)}>")  # type: ignore[arg-type]
+        for value, text in ((stack.partition, "<AWS::Partition>"), (stack.region, "<AWS::Region>"),
+                            (stack.account, "<AWS::AccountId>")):
+            if Token.is_unresolved(value):
+                finding = finding.replace(value, text)
+        suppress(grantee, Waiver(
+            "AwsSolutions-IAM5",
+            "UpdateTaskProtection names a task, whose ARN exists only once it runs: the tasks of this one cluster.",
+            applies_to=(f"Resource::{finding}",),
+        ))

@@ -24,6 +24,7 @@ from stacks.grants import (
     grant_invoke,
     grant_own_items,
     grant_secret_value,
+    grant_task_protection,
     grant_work_queue,
 )
 from stacks.nag import Waiver, suppress
@@ -204,6 +205,7 @@ class AgentService(Construct):
         )
         self._waive()
         self._grant(queue, table, secrets, tool_functions)
+        grant_task_protection(cluster, self.task_definition.task_role)  # the worker protects its busy task
         self.scaling = self._scale(size, settings, cluster, queue)
 
     def _waive(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -380,3 +381,15 @@ def test_with_spot_all_but_one_task_per_agent_run_on_spot(domain_synth: Synth) -
     strategies = {json.dumps(s["Properties"]["CapacityProviderStrategy"], sort_keys=True) for s in services}
     assert [json.loads(x) for x in strategies] == [[
         {"Base": 1, "CapacityProvider": "FARGATE", "Weight": 0}, {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]]
+
+
+@pytest.mark.parametrize("agent", NAMES)
+def test_task_role_may_protect_only_tasks_of_its_cluster_from_scale_in(default_synth: Synth, agent: str) -> None:
+    """The worker protects its own busy task (agent_runtime.protection); the task's ARN is known only at run
+    time, so the grant is the cluster's tasks, nothing wider."""
+    (cluster,) = default_synth.resources("Agents", "AWS::ECS::Cluster")
+    resources = [r for st in _task_role_statements(default_synth, agent)
+                 if "ecs:UpdateTaskProtection" in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+                 for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    arns = ["".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in r["Fn::Join"][1]) for r in resources]
+    assert len(arns) == 1 and re.fullmatch(rf"arn:[^:]+:ecs:[^:]+:(\d{{12}}|<AWS::AccountId>):task/<{cluster}>/\*", arns[0]), arns
