@@ -154,6 +154,7 @@ class TaskView(BaseModel):
     state: TaskState
     input: str
     session_id: str | None
+    owner: str | None = Field(description="the principal that submitted it")
     metadata: dict[str, Any]
     limits: dict[str, Any] = Field(description="the limits this task overrides")
     created_at: float
@@ -177,7 +178,7 @@ class TaskView(BaseModel):
         links = task_links(t.agent, t.task_id)
         return cls(
             task_id=t.task_id, agent=t.agent, state=t.state, input=t.input, session_id=t.session_id,
-            metadata=t.metadata, limits=t.limits, created_at=t.created_at, updated_at=t.updated_at,
+            owner=t.owner, metadata=t.metadata, limits=t.limits, created_at=t.created_at, updated_at=t.updated_at,
             started_at=t.started_at, finished_at=t.finished_at, answer=t.answer, error=t.error,
             stop_reason=t.stop_reason, steps=t.steps,
             usage=UsageView(prompt_tokens=t.usage.prompt_tokens, completion_tokens=t.usage.completion_tokens,

@@ -1,5 +1,5 @@
 """The `agent-platform` command: run an agent locally, list agents and tools, index documents, and use the
-task API (serve, submit, watch, cancel).
+task API (serve, submit, watch, cancel) and its keys.
 
 The commands live in `local` and `remote` as plain typed functions; this module registers them on
 the one app, in the order `--help` lists them. Bad input gets one red line on stderr and exit code 2.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from agent_runtime.cli import local, remote
+from agent_runtime.cli import keys, local, remote
 
 app = typer.Typer(
     name="agent-platform",
@@ -22,6 +22,7 @@ app = typer.Typer(
 for _command in (local.run, local.agents, local.tools, local.corpus, local.ingest,
                  remote.serve, remote.submit, remote.watch, remote.cancel):
     app.command()(_command)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:
