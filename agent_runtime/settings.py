@@ -28,7 +28,8 @@ MAX_QUEUE_VISIBILITY_S = 12 * 3600  # SQS's limit
 DEFAULT_MAX_ATTEMPTS = 3
 # Receives of a task's message beyond its attempts before SQS dead-letters it: one to see that the last
 # attempt ended, so the worker fails the task with its reason (and dead-letters the message itself), and
-# one spare for a delivery put back because another worker still held the task's lease.
+# one spare for a delivery the worker could not claim (a store error). Give-backs spend none: a task handed
+# back, or put back because another worker holds its lease, is requeued as a fresh message.
 RECEIVES_BEYOND_ATTEMPTS = 2
 
 
