@@ -14,7 +14,6 @@ from agent_runtime.queue.base import TaskQueue
 from agent_runtime.queue.local import LocalQueue
 from agent_runtime.queue.sqs import SqsQueue
 
-
 # SQS dead-letters a message on its receive after this many; small, so a give-back that spends a
 # receive shows within a few rounds.
 MAX_RECEIVE_COUNT = 2
