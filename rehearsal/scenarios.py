@@ -162,6 +162,9 @@ def _run_one(session: Session, name: str) -> tuple[str, float]:
         reason = f"{type(exc).__name__}: {exc}"
     if agent:
         session.figures[f"cpu_{agent}"] = round(_cpu(session.stage, agent) - cpu, 3)
+    if reason is not None:  # what every live service was doing, for the post-mortem (in its log)
+        asked = session.stage.dump_stacks()
+        reason += f" (stacks of {', '.join(asked)} dumped into their logs)" if asked else ""
     return ("passed" if reason is None else f"failed: {reason}"), time.monotonic() - started
 
 

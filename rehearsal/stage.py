@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import time
 from pathlib import Path
 from types import TracebackType
@@ -143,13 +144,34 @@ class Stage:
         secrets = self.operator("secretsmanager")
         secret_values = {env: secrets.get_secret_value(SecretId=ref)["SecretString"]
                          for env, ref in spec.secrets.items()}
-        base = {"AWS_ENDPOINT_URL": self.gateway.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url}
+        base = {"AWS_ENDPOINT_URL": self.gateway.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
+                "PYTHONPATH": str(self._hooks()), "PYTHONFAULTHANDLER": "1"}
         replica = start_replica(spec, name, base_env=base, credentials=creds, secret_values=secret_values,
                                 workdir=self.workdir / "services")
         self._track(replica.proc.pid)
         self.gateway.register(replica.access_key, Principal(f"service:{agent}", spec.task_role_arn))
         self.replicas[name] = replica
         return replica
+
+    def _hooks(self) -> Path:
+        """A sitecustomize for the services: SIGUSR1 dumps every thread's stack into the replica's log."""
+        hooks = self.workdir / "hooks"
+        if not hooks.is_dir():
+            hooks.mkdir()
+            (hooks / "sitecustomize.py").write_text(
+                "import faulthandler, signal, sys\n"
+                "faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)\n")
+        return hooks
+
+    def dump_stacks(self) -> list[str]:
+        """Ask every live replica for its threads' stacks (they land in its log); names of those asked."""
+        asked = []
+        for replica in list(self.replicas.values()):
+            if replica.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    replica.proc.send_signal(signal.SIGUSR1)
+                    asked.append(replica.name)
+        return asked
 
     def await_healthy(self, replica: Replica, timeout_s: float = 90.0) -> None:
         group = self.targets[replica.spec.agent]
