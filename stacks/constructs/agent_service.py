@@ -74,6 +74,8 @@ def container_environment(
         env.DATA_DIR: CONTAINER_DATA_DIR,
         env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
         env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
+        # Four eyes on sensitive calls: a submitter may not approve its own (admin keys excepted).
+        env.REQUIRE_SECOND_APPROVER: "true",
         # What the queue was deployed with: the worker receives with this visibility and fails a task
         # after these attempts, before SQS's redrive policy would dead-letter it silently.
         env.QUEUE_VISIBILITY_S: str(settings.queue_visibility_s),

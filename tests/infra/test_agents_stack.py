@@ -109,6 +109,11 @@ def test_runtime_reads_the_visibility_and_attempts_the_stack_sets(
     assert (settings.queue_visibility_s, settings.max_attempts) == (600, 6)
 
 
+def test_services_require_a_second_approver(default_synth: Synth, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(env.REQUIRE_SECOND_APPROVER, _env(default_synth, "content")[env.REQUIRE_SECOND_APPROVER])
+    assert Settings().require_second_approver
+
+
 def test_queues_are_encrypted(default_synth: Synth) -> None:
     queues = default_synth.resources("Agents", "AWS::SQS::Queue").values()
     assert all(q["Properties"]["SqsManagedSseEnabled"] for q in queues)
