@@ -15,7 +15,7 @@ WORKDIR /src
 # Third-party packages first (their layer is reused until the lock changes): exact versions, hash-checked,
 # the runtime's dependencies only (`make lock`), so no CDK, test tools or Powertools in the image.
 COPY requirements-image.lock ./
-RUN pip install --require-hashes --no-deps -r requirements-image.lock
+RUN pip install --require-hashes -r requirements-image.lock
 # Then the project alone, built with the lock's setuptools, which the service does not need afterwards.
 COPY pyproject.toml README.md ./
 COPY agent_runtime ./agent_runtime

@@ -17,10 +17,13 @@ TASK ?= How do asyncio tasks, event loops and coroutines fit together, and how d
 install: $(STAMP)
 
 # Hash-checked install of the lock (pip, setuptools and uv included), then the project alone: --no-deps and
-# --no-build-isolation, so nothing unlocked is fetched. Needs only pip and PyPI.
+# --no-build-isolation, so nothing unlocked is fetched. Needs only pip and PyPI. No --no-deps on the lock:
+# --require-hashes already refuses anything unlocked, and pip then installs dependencies before their
+# dependents, which matters where two packages ship the same file (aws-cdk-lib must overwrite
+# aws-cdk.cloud-assembly-schema's aws_cdk/cloud_assembly_schema, or CDK synth fails).
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -6,9 +6,12 @@ requirements-image.lock, both with `pip --require-hashes`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
+from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
@@ -116,5 +119,15 @@ def test_lock_tool_is_pinned_in_the_dev_extras() -> None:
 
 def test_make_install_installs_the_dev_lock_with_hashes_and_the_project_without_dependencies() -> None:
     recipe = (REPO / "Makefile").read_text().split("$(STAMP):", 1)[1].split("\n\n", 1)[0]
-    assert ("--require-hashes --no-deps -r $(DEV_LOCK)" in recipe
+    assert ("--require-hashes -r $(DEV_LOCK)" in recipe
             and "--no-deps --no-build-isolation -e ." in recipe and "pip install --quiet -e" not in recipe)
+
+
+def test_cdk_lib_owns_the_cloud_assembly_schema_it_ships() -> None:
+    """aws-cdk-lib and its dependency aws-cdk.cloud-assembly-schema both ship this file; installing the lock
+    in dependency order leaves aws-cdk-lib's (the other copy's jsii types make CDK synth fail)."""
+    path = "aws_cdk/cloud_assembly_schema/__init__.py"
+    lib = distribution("aws-cdk-lib")
+    (recorded,) = [f for f in lib.files or () if str(f) == path]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(recorded.locate().read_bytes()).digest()).rstrip(b"=")
+    assert recorded.hash is not None and f"{recorded.hash.mode}={digest.decode()}" == f"sha256={recorded.hash.value}"

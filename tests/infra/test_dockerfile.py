@@ -106,7 +106,7 @@ def _pip_installs() -> list[list[str]]:
 def test_image_installs_its_lock_with_hashes_before_the_project() -> None:
     """Third-party packages come only from requirements-image.lock; the project adds none (--no-deps)."""
     installs = _pip_installs()
-    assert installs == [["--require-hashes", "--no-deps", "-r", "requirements-image.lock"],
+    assert installs == [["--require-hashes", "-r", "requirements-image.lock"],
                         ["--no-deps", "--no-build-isolation", "."]]
 
 
