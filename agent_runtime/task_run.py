@@ -1,0 +1,141 @@
+"""One attempt at one task, as the worker runs it: the loop's event stream persisted, approvals
+kept by the worker's `DurableApprover`, the task moved between running and waiting_approval.
+
+Split from `agent_runtime.worker`, which owns the queue, leases and hand-backs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent_runtime.agents import AgentSpec
+from agent_runtime.errors import ConflictError
+from agent_runtime.events import (
+    STATE_OF_TERMINAL_EVENT,
+    ApprovalRequested,
+    ApprovalResolved,
+    TerminalEvent,
+    is_terminal,
+)
+from agent_runtime.limits import Limits
+from agent_runtime.loop import Agent
+from agent_runtime.models.base import Message, Model
+from agent_runtime.observability import emit_task_metrics
+from agent_runtime.persister import Persister
+from agent_runtime.principals import session_scope
+from agent_runtime.store.base import Store, TaskRecord, TaskState
+from agent_runtime.tools.base import Tool
+
+if TYPE_CHECKING:
+    from agent_runtime.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentRuntime:
+    """What a worker needs to run one agent's tasks; model and tools are shared by its tasks."""
+
+    spec: AgentSpec
+    model: Model
+    tools: Mapping[str, Tool]
+
+
+class LeaseLostError(Exception):
+    """Another worker took the task over (this worker stalled past its lease)."""
+
+
+class ScopedMemory:
+    """Session memory per agent and principal: the same session id under two agents, or of two
+    principals, are two conversations (`session_scope`)."""
+
+    def __init__(self, store: Store, agent: str, owner: str | None = None) -> None:
+        self._store = store
+        self._prefix = session_scope(agent, owner)
+
+    async def load(self, session_id: str) -> list[Message]:
+        return await self._store.load(self._prefix + session_id)
+
+    async def append(self, session_id: str, messages: list[Message]) -> None:
+        await self._store.append(self._prefix + session_id, messages)
+
+
+
+class TaskRun:
+    """One attempt at one task: the loop's stream, persisted, its approvals kept by the worker's
+    `DurableApprover`; this class moves the task between running and waiting_approval."""
+
+    def __init__(self, worker: Worker, task: TaskRecord, runtime: AgentRuntime, limits: Limits,
+                 cancel: asyncio.Event) -> None:
+        self.worker, self.task, self.runtime, self.limits, self.cancel = worker, task, runtime, limits, cancel
+        self.waiting: set[str] = set()  # call ids of approvals this task is waiting for right now
+
+    async def drive(self) -> None:
+        """Run the task from its last checkpoint to a terminal event and settle the task with it."""
+        w, task = self.worker, self.task
+        store, owner = w.store, w.owner
+        checkpoint = await store.load_checkpoint(task.task_id)
+        start_seq = await store.last_seq(task.task_id)
+        persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
+                              saved=len(checkpoint.messages) if checkpoint else 0)
+        agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
+                      memory=ScopedMemory(store, task.agent, task.owner), approver=w.approvals, limits=self.limits)
+        stream = agent.stream(
+            task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
+            start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
+        )
+        terminal: TerminalEvent | None = None
+        for call_id in await w.approvals.pending_on_resume(task.task_id, checkpoint):
+            await self._wait_begins(call_id)  # resumed while waiting: the loop does not request it again
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator
+            async for event in stream:
+                if persister.error is not None:
+                    break
+                if is_terminal(event):
+                    terminal = event  # type: ignore[assignment]
+                    break
+                # The approval record and the task state change before clients can see the event,
+                # so whoever reads `approval.requested` can decide at once.
+                if isinstance(event, ApprovalRequested):
+                    await w.approvals.open(event)
+                    await self._wait_begins(event.call_id)
+                elif isinstance(event, ApprovalResolved):
+                    await self._wait_ends(event.call_id)
+                persister.add(event)
+        await persister.drain()
+        if terminal is None:
+            raise RuntimeError("the task's event stream ended without a terminal event")
+        await self._finish(terminal)
+
+    async def _finish(self, terminal: TerminalEvent) -> None:
+        w, task = self.worker, self.task
+        try:
+            await w.store.finish_task(task.task_id, terminal, owner=w.owner)
+        except ConflictError as exc:
+            raise LeaseLostError(str(exc)) from None
+        w.notifier.notify(("events", task.task_id))
+        log.info("task ended", extra={"task_id": task.task_id, "type": terminal.type, "steps": terminal.steps})
+        if w.emit_metrics:
+            emit_task_metrics(agent=task.agent, status=STATE_OF_TERMINAL_EVENT[terminal.type], steps=terminal.steps,
+                              tokens=terminal.usage.total_tokens, cost_usd=terminal.cost_usd,
+                              duration_ms=terminal.duration_ms)
+
+    async def _wait_begins(self, call_id: str) -> None:
+        """The task is waiting_approval while any of its calls waits for a decision."""
+        self.waiting.add(call_id)
+        if len(self.waiting) == 1:
+            await self._set_state("waiting_approval", "running")
+
+    async def _wait_ends(self, call_id: str) -> None:
+        self.waiting.discard(call_id)
+        if not self.waiting:
+            await self._set_state("running", "waiting_approval")
+
+    async def _set_state(self, state: TaskState, from_state: TaskState) -> None:
+        with contextlib.suppress(ConflictError):
+            await self.worker.store.set_state(self.task.task_id, state, from_states=(from_state,))
