@@ -75,7 +75,8 @@ KNOWN_GAPS = [
 REQUEST_COUNTS_NOTE = (
     "aws_requests_per_task counts the task's work and is the same from run to run, except that the worker "
     "batches the events that pile up while a store write is in flight, so a task with parallel tool calls "
-    "(research) may take one BatchWriteItem/UpdateItem pair more or less; "
+    "(research) may take a BatchWriteItem/UpdateItem pair or two more or less (the items they carry, "
+    "dynamodb_items_batch_written_per_task, are the same); "
     "aws_requests_per_task_time_dependent counts what repeats with time (status polls, SSE reads, the "
     "worker's once-a-second cancel watch, lease renewals, visibility extensions) and varies between runs")
 
@@ -84,6 +85,7 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
     calls = stage.recorder.snapshot()
     per_task: dict[str, Any] = {}
     polling: dict[str, Any] = {}
+    batched: dict[str, int] = {}
     usd: dict[str, float] = {}
     breakdown: dict[str, dict[str, float]] = {}
     for agent, scenario in COST_TASKS.items():
@@ -91,6 +93,7 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
         mine = costs.platform_calls(calls, task)
         per_task[agent] = costs.request_counts(mine)
         polling[agent] = costs.request_counts(mine, time_dependent=True)
+        batched[agent] = costs.items_batch_written(mine)
         by_service = costs.price_calls(mine)
         spec = stage.specs[agent]
         log_bytes = sum(len(line) + 1 for r in stage.replicas.values() if r.spec.agent == agent
@@ -100,7 +103,8 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
         by_service["fargate"] = costs.fargate_cost(cpu, spec.cpu_units, spec.memory_mib)
         usd[agent] = round(sum(by_service.values()), 8)
         breakdown[agent] = {k: round(v, 8) for k, v in sorted(by_service.items())}
-    return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling, "usd_per_task": usd, "usd_per_task_by_service": breakdown,
+    return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling,
+            "dynamodb_items_batch_written_per_task": batched, "usd_per_task": usd, "usd_per_task_by_service": breakdown,
             "request_counts_note": REQUEST_COUNTS_NOTE,
             "fixed_usd_per_month": costs.fixed_monthly(stage.assembly), "prices_date": costs.PRICES_DATE}
 

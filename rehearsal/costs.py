@@ -55,6 +55,11 @@ def request_counts(calls: Iterable[Call], *, time_dependent: bool = False) -> di
     return dict(sorted(Counter(c.action for c in chosen).items()))
 
 
+def items_batch_written(calls: Iterable[Call]) -> int:
+    """Items the task's BatchWriteItem requests carried (the same in every run, however they were batched)."""
+    return sum(int(c.extra.get("items", 0)) for c in calls if c.action == "dynamodb:BatchWriteItem")
+
+
 def price_calls(calls: Iterable[Call]) -> dict[str, float]:
     """Dollars by service for a set of calls."""
     out: dict[str, float] = defaultdict(float)

@@ -235,7 +235,7 @@ def _capacity(request: Request, body: bytes, reply: bytes) -> dict[str, Any]:
         items = request.params.get("TransactItems") or [
             r for reqs in request.params.get("RequestItems", {}).values() for r in reqs] or [request.params]
         per_item = len(body) / max(1, len(items))
-        return {"wru": len(items) * max(1, -(-int(per_item) // 1024)) * transact}
+        return {"wru": len(items) * max(1, -(-int(per_item) // 1024)) * transact, "items": len(items)}
     return {}
 
 

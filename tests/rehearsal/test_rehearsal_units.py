@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rehearsal.assembly import Assembly, Resolver, World
-from rehearsal.iam import decide, parse
+from rehearsal.gateway import shape
+from rehearsal.iam import Request, decide, parse
 from rehearsal.router import Rule, route
 
 TEMPLATES = {
@@ -61,3 +63,22 @@ def test_transactions_are_authorized_item_by_item() -> None:
     body = b'{"TransactItems": [{"Put": {"TableName": "tasks"}}, {"ConditionCheck": {"TableName": "tasks"}}]}'
     request = parse("dynamodb", "POST", "/", {"x-amz-target": "DynamoDB_20120810.TransactWriteItems"}, body, {})
     assert decide([doc], request.authorizations()) is None
+
+
+def _dynamodb(action: str, body: dict[str, object]) -> Request:
+    return parse("dynamodb", "POST", "/", {"x-amz-target": f"DynamoDB_20120810.{action}"},
+                 json.dumps({"TableName": "tasks", **body}).encode(), {})
+
+
+def test_polls_and_renewals_are_told_from_the_task_s_work() -> None:
+    task_key = {"Key": {"pk": {"S": "TASK#research-1"}, "sk": {"S": "TASK"}}}
+    assert shape(_dynamodb("GetItem", task_key)) == "task record read"
+    assert shape(_dynamodb("GetItem", {**task_key, "ProjectionExpression": "pk, #c"})) is None  # the checkpoint
+    renew = {"UpdateExpression": "SET #lease_until = :lease_until",
+             "ExpressionAttributeNames": {"#lease_until": "lease_until", "#lease_owner": "lease_owner"}}
+    assert shape(_dynamodb("UpdateItem", renew)) == "lease renewal"
+    claim = {"UpdateExpression": "SET #state = :state, #lease_until = :lease_until",
+             "ExpressionAttributeNames": {"#state": "state", "#lease_until": "lease_until"}}
+    assert shape(_dynamodb("UpdateItem", claim)) is None
+    events = {"ExpressionAttributeValues": {":lo": {"S": "EVT#0000000003"}}}
+    assert shape(_dynamodb("Query", events)) == "event log read"
