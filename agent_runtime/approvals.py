@@ -12,11 +12,18 @@ import asyncio
 import json
 import time
 
-from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, Approver, Checkpoint, DeadlineApprover
-from agent_runtime.errors import ConflictError
-from agent_runtime.events import ApprovalRequested
+from agent_runtime.checkpoint import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Approver,
+    Checkpoint,
+    DeadlineApprover,
+    TurnLog,
+)
+from agent_runtime.errors import ConflictError, NotFoundError
+from agent_runtime.events import ApprovalRequested, ApprovalResolved, ModelTurn
 from agent_runtime.limits import ApprovalTimeoutPolicy
-from agent_runtime.store.base import ApprovalRecord, Store
+from agent_runtime.store.base import ApprovalRecord, Store, StoredEvent
 from agent_runtime.store.notify import Notifier
 
 
@@ -60,20 +67,36 @@ class DurableApprover(DeadlineApprover):
             task_id=event.task_id, call_id=event.call_id, tool=event.tool, arguments=event.arguments,
             step=event.step, deadline=event.deadline, requested_at=time.time()))
 
-    async def pending_on_resume(self, task_id: str, checkpoint: Checkpoint | None) -> list[str]:
-        """Call ids a resumed task waits on: the checkpoint's pending approvals, completed from the log.
+    async def turn_log(self, task_id: str, checkpoint: Checkpoint | None) -> TurnLog:
+        """The approvals the event log holds for the checkpoint's last turn (empty for a fresh task).
 
-        A crash between storing an `approval.requested` event and the checkpoint recording it leaves the
-        call announced but not pending; it is added with its announced deadline, so the resumed loop (which
-        re-runs the same call ids from the checkpoint) waits for it without announcing it a second time.
+        The log, not the checkpoint, is the record of what was announced: a crash may fall between
+        storing an event and the next checkpoint, and a sibling call's checkpoint may already have
+        dropped a resolved call from `pending_approvals`.
         """
+        log = TurnLog()
         if checkpoint is None:
-            return []
-        for event in await self.store.list_events(task_id, after=checkpoint.seq):
+            return log
+        for event in await last_turn_events(self.store, task_id, checkpoint):
+            data = json.loads(event.data)
             if event.type == ApprovalRequested.model_fields["type"].default:
-                data = json.loads(event.data)
-                checkpoint.pending_approvals.setdefault(data["call_id"], float(data["deadline"]))
-        return list(checkpoint.pending_approvals)
+                log.requested[data["call_id"]] = float(data["deadline"])
+            elif event.type == ApprovalResolved.model_fields["type"].default:
+                log.resolved[data["call_id"]] = ApprovalDecision(bool(data["approved"]), data.get("reason"),
+                                                                 data.get("decided_by") or "approver")
+        return log
+
+    async def withdraw(self, task_id: str, call_id: str, reason: str) -> ApprovalDecision:
+        """Reject the pending approval because the task was cancelled (a decision stored first counts:
+        the call does not run either way, the task being cancelled)."""
+        try:
+            record = await self.store.decide_approval(task_id, call_id, approved=False, reason=reason,
+                                                      decided_by="cancel", enforce_deadline=False)
+        except NotFoundError:
+            return ApprovalDecision(False, reason, "cancel")
+        except ConflictError:
+            record = await self.store.get_approval(task_id, call_id)
+        return ApprovalDecision(record.approved, record.reason, record.decided_by or "approver")
 
     async def __call__(self, request: ApprovalRequest) -> ApprovalDecision:
         """The stored decision, or the policy's once the deadline passed; `open()` stored the request."""
@@ -102,3 +125,38 @@ class DurableApprover(DeadlineApprover):
             )
         except ConflictError:
             return await self.store.get_approval(record.task_id, record.call_id)
+
+
+_PAGE = 500
+
+
+async def last_turn_events(store: Store, task_id: str, checkpoint: Checkpoint) -> list[StoredEvent]:
+    """The stored events from the checkpoint's last `model.turn` on (none before the first turn).
+
+    Read backwards in growing windows from the checkpoint's seq, so a resume reads about one turn's
+    events, not the whole log.
+    """
+    if checkpoint.step == 0:
+        return []
+    turn_type = ModelTurn.model_fields["type"].default
+    span = 64
+    while True:
+        after = max(0, checkpoint.seq - span)
+        events = await _events_after(store, task_id, after)
+        starts = [i for i, e in enumerate(events) if e.type == turn_type and e.seq <= checkpoint.seq
+                  and json.loads(e.data).get("step") == checkpoint.step]
+        if starts:
+            return events[starts[-1]:]
+        if after == 0:
+            return []
+        span *= 4
+
+
+async def _events_after(store: Store, task_id: str, after: int) -> list[StoredEvent]:
+    events: list[StoredEvent] = []
+    while True:
+        page = await store.list_events(task_id, after=after, limit=_PAGE)
+        events.extend(page)
+        if len(page) < _PAGE:
+            return events
+        after = page[-1].seq

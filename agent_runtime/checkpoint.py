@@ -51,6 +51,23 @@ class DeadlineApprover(abc.ABC):
     async def __call__(self, request: ApprovalRequest) -> ApprovalDecision:
         """The decision, at the latest when the request's deadline has passed."""
 
+    async def withdraw(self, task_id: str, call_id: str, reason: str) -> ApprovalDecision:
+        """The task was cancelled while the call waited: reject it with `reason` (a durable approver
+        records the rejection, so the call can never be approved later)."""
+        return ApprovalDecision(False, reason, "cancel")
+
+
+@dataclass
+class TurnLog:
+    """What the event log holds about the approvals of a resumed task's last turn.
+
+    A resumed loop takes a call found in `requested` as announced (it never emits a second
+    `approval.requested`) and a call found in `resolved` as decided (no second `approval.resolved`).
+    """
+
+    requested: dict[str, float] = field(default_factory=dict)  # call id -> the announced deadline
+    resolved: dict[str, ApprovalDecision] = field(default_factory=dict)  # call id -> the recorded decision
+
 
 @dataclass
 class Checkpoint:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 StopReason = Literal[
     "final_answer",  # the model answered
@@ -72,14 +72,25 @@ class ModelTurn(_Event):
 
 
 class ToolCallStarted(_Event):
+    """A tool call starts; `retry` marks a call a resumed task runs again (an earlier attempt started it
+    and left no result, so it may have run before: tools get the same call id, their idempotency key)."""
+
     type: Literal["tool.started"] = "tool.started"
     step: int
     call_id: str
     tool: str
     arguments: dict[str, Any] | str
+    retry: bool = False
+
+
+# How a tool call ended: a result, an error the model reads, or abandoned because the task was cancelled.
+ToolOutcome = Literal["ok", "error", "cancelled"]
 
 
 class ToolCallFinished(_Event):
+    """A tool call ended; `outcome` is `cancelled` for a call abandoned by a cancel (its result, if it
+    ever comes, is discarded). Events stored before `outcome` existed read it from `ok`."""
+
     type: Literal["tool.finished"] = "tool.finished"
     step: int
     call_id: str
@@ -88,6 +99,14 @@ class ToolCallFinished(_Event):
     duration_ms: float
     result: str = ""  # the observation, truncated for display and transport
     error: str | None = None
+    outcome: ToolOutcome = "ok"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_from_ok(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "outcome" not in data and data.get("ok") is False:
+            return {**data, "outcome": "error"}
+        return data
 
 
 class ApprovalRequested(_Event):
@@ -106,7 +125,7 @@ class ApprovalResolved(_Event):
     tool: str
     approved: bool
     reason: str | None = None
-    decided_by: str = "approver"  # approver | timeout | policy
+    decided_by: str = "approver"  # approver | api (a principal's name) | timeout | policy | cancel
 
 
 class _Terminal(_Event):

@@ -16,22 +16,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from agent_runtime.acting import BeforeTool, ToolActing
 from agent_runtime.agents import AgentSpec
 from agent_runtime.approvals import deny_all, until_deadline
 from agent_runtime.checkpoint import (
     ApprovalDecision,
-    ApprovalRequest,
     Approver,
     Checkpoint,
     CheckpointSink,
     DeadlineApprover,
+    TurnLog,
 )
 from agent_runtime.errors import ModelError
 from agent_runtime.events import (
-    ApprovalRequested,
-    ApprovalResolved,
     Event,
     ModelTurn,
     StopReason,
@@ -39,23 +36,17 @@ from agent_runtime.events import (
     TaskFailed,
     TaskFinished,
     TaskStarted,
-    ToolCallFinished,
-    ToolCallStarted,
 )
 from agent_runtime.limits import Limits
 from agent_runtime.memory import ContextWindow, Memory
-from agent_runtime.models.base import Model, ToolCall
+from agent_runtime.models.base import Model
 from agent_runtime.redact import redact
 from agent_runtime.result import TaskResult, result_from
-from agent_runtime.tool_calls import Observation, failure, invoke, parse_arguments, unanswered_calls
+from agent_runtime.tool_calls import unanswered_calls
 from agent_runtime.tools.base import Tool
-from lambda_tools.schema import describe_validation_error
 
 # `from agent_runtime.loop import Agent, ApprovalDecision, TaskResult` is the documented way in.
 __all__ = ["Agent", "ApprovalDecision", "TaskResult"]
-
-# Events carry at most this much of a tool result (the model sees more: `tool_calls.MAX_OBSERVATION_CHARS`).
-MAX_EVENT_RESULT_CHARS = 2_000
 # `task.started` carries the input's head; the task record holds the whole input, stored once.
 MAX_EVENT_INPUT_CHARS = 2_000
 
@@ -117,8 +108,15 @@ class Agent:
         start_seq: int = 0,
         on_checkpoint: CheckpointSink | None = None,
         limits: Limits | None = None,
+        turn_log: TurnLog | None = None,
+        before_tool: BeforeTool | None = None,
     ) -> AsyncIterator[Event]:
-        """Run a task, yielding its events as they happen; the last one is terminal."""
+        """Run a task, yielding its events as they happen; the last one is terminal.
+
+        With `resume`, `turn_log` says which approvals of the last turn the event log already holds.
+        `before_tool` is awaited before each tool call starts (a worker reads the store's cancel flag
+        there and sets `cancel`), so no call starts after a cancel it could know of.
+        """
         run = _Run(
             self,
             task,
@@ -128,6 +126,8 @@ class Agent:
             start_seq=start_seq,
             on_checkpoint=on_checkpoint,
             limits=limits or self.limits,
+            turn_log=turn_log or TurnLog(),
+            before_tool=before_tool,
         )
         queue: asyncio.Queue[Any] = asyncio.Queue()
         body = asyncio.create_task(run.execute(queue.put_nowait, cancel))
@@ -144,8 +144,8 @@ class Agent:
             await asyncio.gather(body, return_exceptions=True)
 
 
-class _Run:
-    """The state of one task run. `execute` is the loop, top to bottom."""
+class _Run(ToolActing):
+    """The state of one task run. `execute` is the loop, top to bottom; acting is `ToolActing`'s."""
 
     def __init__(
         self,
@@ -158,8 +158,11 @@ class _Run:
         start_seq: int,
         on_checkpoint: CheckpointSink | None,
         limits: Limits,
+        turn_log: TurnLog,
+        before_tool: BeforeTool | None,
     ) -> None:
         self.agent = agent
+        self.tools, self.approver = agent.tools, agent.approver
         self.task = task
         self.task_id = task_id
         self.session_id = session_id
@@ -168,6 +171,13 @@ class _Run:
         self.on_checkpoint = on_checkpoint
         self.cp = resume or Checkpoint()
         self.seq = max(start_seq, self.cp.seq)
+        self.turn_log, self.before_tool = turn_log, before_tool
+        self.open_calls: dict[str, tuple[str, float]] = {}
+        for call_id in turn_log.resolved:
+            self.cp.pending_approvals.pop(call_id, None)
+        for call_id, deadline in turn_log.requested.items():
+            if call_id not in turn_log.resolved:
+                self.cp.pending_approvals.setdefault(call_id, deadline)
         self.cancel_requested = False
         self.cancel_event: asyncio.Event | None = None
         self.emit: Callable[[Any], None] = lambda _: None
@@ -226,6 +236,7 @@ class _Run:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
+            await self._abandon_open_calls()
             self._event(TaskCancelled, reason="cancelled by request", stop_reason="cancelled", **self._terminal_fields())
         except ModelError as exc:  # error text is redacted: an endpoint may echo its key
             self._event(TaskFailed, error=redact(f"model error: {exc}"), stop_reason="error",
@@ -270,7 +281,7 @@ class _Run:
         # A resumed task first finishes the tool calls its last turn asked for.
         pending = unanswered_calls(cp.messages)
         if pending:
-            await self._act(pending)
+            await self._act(pending, resumed=True)
 
         while True:
             if self.cancel_event is not None and self.cancel_event.is_set():
@@ -316,74 +327,3 @@ class _Run:
         memory = self.agent.memory
         if memory is not None and self.session_id:
             await memory.append(self.session_id, self.cp.messages[self.cp.pinned :])
-
-    # -- acting -------------------------------------------------------------
-
-    async def _act(self, calls: list[ToolCall]) -> None:
-        """Run the turn's tool calls concurrently; each result becomes a tool message."""
-        if len(calls) == 1:
-            await self._call(calls[0])
-            return
-        tasks = [asyncio.create_task(self._call(c)) for c in calls]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            if any(not t.done() for t in tasks):
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _call(self, call: ToolCall) -> None:
-        step = self.cp.step
-        t0 = time.monotonic()
-        args_obj = parse_arguments(call)
-        self._event(ToolCallStarted, step=step, call_id=call.id, tool=call.name, arguments=args_obj)
-        ok, observation, error = await self._observe(call, args_obj)
-        self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
-        self._event(
-            ToolCallFinished, step=step, call_id=call.id, tool=call.name, ok=ok,
-            duration_ms=(time.monotonic() - t0) * 1000, result=observation[:MAX_EVENT_RESULT_CHARS], error=error,
-        )
-        await self._checkpoint()
-
-    async def _observe(self, call: ToolCall, args_obj: dict[str, Any] | str) -> Observation:
-        """Validate, approve and run one call. Every failure becomes text the model can act on."""
-        tool = self.agent.tools.get(call.name)
-        if tool is None:
-            known = ", ".join(self.agent.tools) or "none"
-            return failure(f"unknown tool {call.name!r}; available tools: {known}")
-        if not isinstance(args_obj, dict):
-            return failure(
-                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}"
-            )
-        try:
-            args = tool.spec.input_model.model_validate(args_obj)
-        except ValidationError as exc:
-            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}")
-        if tool.spec.sensitive:
-            decision = await self._approval(call, args)
-            if not decision.approved:
-                why = decision.reason or "no reason given"
-                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
-        timeout = self.limits.tool_timeout_s or tool.spec.timeout_s
-        return await invoke(tool, args, call, limit_s=timeout, task_id=self.task_id)
-
-    async def _approval(self, call: ToolCall, args: BaseModel) -> ApprovalDecision:
-        cp = self.cp
-        deadline = cp.pending_approvals.get(call.id)
-        arguments = args.model_dump(mode="json")
-        if deadline is None:
-            deadline = time.time() + self.limits.approval_timeout_s
-            cp.pending_approvals[call.id] = deadline
-            self._event(ApprovalRequested, step=cp.step, call_id=call.id, tool=call.name, arguments=arguments,
-                        deadline=deadline)
-            await self._checkpoint()
-        # else a resumed task: the log already holds this call's approval.requested (not announced twice)
-        request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
-        decision = await self.agent.approver(request)  # decided by the deadline (see `Agent.approver`)
-        cp.pending_approvals.pop(call.id, None)
-        self._event(ApprovalResolved, step=cp.step, call_id=call.id, tool=call.name, approved=decision.approved,
-                    reason=decision.reason, decided_by=decision.decided_by)
-        return decision
-

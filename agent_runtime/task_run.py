@@ -81,16 +81,19 @@ class TaskRun:
         store, owner = w.store, w.owner
         checkpoint = await store.load_checkpoint(task.task_id)
         start_seq = await store.last_seq(task.task_id)
+        turn_log = await w.approvals.turn_log(task.task_id, checkpoint)
         persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
                               saved=len(checkpoint.messages) if checkpoint else 0)
         agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
                       memory=ScopedMemory(store, task.agent, task.owner), approver=w.approvals, limits=self.limits)
         stream = agent.stream(
             task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
-            start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits,
+            start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits, turn_log=turn_log,
+            before_tool=self._before_tool,
         )
         terminal: TerminalEvent | None = None
-        for call_id in await w.approvals.pending_on_resume(task.task_id, checkpoint):
+        waiting = (set(checkpoint.pending_approvals) | set(turn_log.requested)) if checkpoint else set()
+        for call_id in sorted(waiting - set(turn_log.resolved)):
             await self._wait_begins(call_id)  # resumed while waiting: the loop does not request it again
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator
             async for event in stream:
@@ -111,6 +114,18 @@ class TaskRun:
         if terminal is None:
             raise RuntimeError("the task's event stream ended without a terminal event")
         await self._finish(terminal)
+
+    async def _before_tool(self) -> None:
+        """Read the store's cancel flag before a tool call starts, so a cancel accepted by any API
+        replica stops the next call, not only the one after the heartbeat's next read."""
+        try:
+            record = await self.worker.store.get_task(self.task.task_id)
+        except Exception:  # the heartbeat still sees the cancel within a poll
+            log.warning("could not read the cancel flag before a tool call", exc_info=True,
+                        extra={"task_id": self.task.task_id})
+            return
+        if record.cancel_requested:
+            self.cancel.set()
 
     async def _finish(self, terminal: TerminalEvent) -> None:
         w, task = self.worker, self.task
