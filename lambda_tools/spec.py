@@ -6,6 +6,7 @@ import it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -25,6 +26,8 @@ class ToolContext:
     `task_id` and `call_id` make an idempotency key for sensitive tools (a retried
     call with the same ids must not act twice). `documents` and `reports` are the
     backends (a folder locally, S3 in AWS); tools that need neither ignore them.
+    `cancel` is set when the caller abandoned the call (it timed out or its task was
+    cancelled): a long tool may check it and stop early.
     """
 
     task_id: str = "local"
@@ -32,6 +35,7 @@ class ToolContext:
     documents: Any = None
     reports: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
     def idempotency_key(self) -> str:

@@ -58,5 +58,5 @@ def build_tools(
                                                    max_calls=settings.worker_concurrency)
             tools[name] = LambdaTool(spec, function, client=lambda_client, max_calls=settings.worker_concurrency)
         else:
-            tools[name] = LocalTool(spec, documents=documents, reports=reports)
+            tools[name] = LocalTool(spec, documents=documents, reports=reports, max_threads=settings.worker_concurrency)
     return tools

@@ -11,7 +11,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from lambda_tools.spec import ToolSpec
+from lambda_tools.spec import ToolResource, ToolSpec
+
+# What a tool with side effects may reach: its calls are the ones a cancel must not leave running unseen.
+WRITE_RESOURCES: frozenset[ToolResource] = frozenset({"reports:write", "reports_topic:publish"})
+
+
+def writes(spec: ToolSpec) -> bool:
+    """Whether the tool has side effects (it may write reports or publish notifications)."""
+    return bool(spec.resources & WRITE_RESOURCES)
 
 
 @runtime_checkable

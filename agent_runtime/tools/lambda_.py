@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.settings import Settings
+from agent_runtime.tools.base import writes
 from agent_runtime.tools.local import validated
 from lambda_tools.spec import ToolSpec
 
@@ -76,6 +77,10 @@ def lambda_executor(max_calls: int = DEFAULT_MAX_CALLS) -> ThreadPoolExecutor:
         return _executor
 
 
+# Beyond the tool's own timeout, how long a cancel waits for a writing invocation under way.
+WRITE_GRACE_S = 10
+
+
 class LambdaTool:
     """Invokes the tool's function (RequestResponse) on the process's Lambda executor."""
 
@@ -100,7 +105,16 @@ class LambdaTool:
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
         # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
         call = functools.partial(contextvars.copy_context().run, self._invoke, payload)
-        return await asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
+        future = asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
+        if not writes(self.spec):
+            return await future
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # An invocation cannot be called back: a writing one ends before the cancel (or timeout) is
+            # confirmed, so nothing is written after it; its result is discarded.
+            await asyncio.wait({future}, timeout=self.spec.timeout_s + WRITE_GRACE_S)
+            raise
 
     def _invoke(self, payload: bytes) -> dict[str, Any]:
         name = self.spec.name
