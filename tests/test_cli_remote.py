@@ -47,7 +47,7 @@ def test_submit_follows_the_task_and_approves_with_approve_all(server: tuple[str
     code, out, err = cli("submit", "content", "publish", "--url", url, "--key", API_KEY, "--approve", "all")
     assert code == 0, out + err
     assert "approval needed for publish" in out
-    assert "approved (api): --approve all" in out
+    assert "approved (default): --approve all" in out
     assert len(tools["publish"].records) == 2  # started and finished once
 
 
