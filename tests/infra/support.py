@@ -74,6 +74,8 @@ class Synth:
         if "Fn::Join" in value:
             sep, parts = value["Fn::Join"]
             return sep.join(self.render(p, stack, name_of) for p in parts)
+        if str(value.get("Ref", "")).startswith("AWS::"):  # a pseudo parameter: keep its name
+            return "${" + value["Ref"] + "}"
         producer, logical_id = self.target(value, stack)
         resource = self.templates()[producer]["Resources"][logical_id]
         return resource["Properties"].get(name_of) or resource["Metadata"]["aws:cdk:path"]
