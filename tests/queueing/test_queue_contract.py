@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,12 +18,14 @@ from agent_runtime.queue.sqs import SqsQueue
 # SQS dead-letters a message on its receive after this many; small, so a give-back that spends a
 # receive shows within a few rounds.
 MAX_RECEIVE_COUNT = 2
+SHORT_VISIBILITY_S = 2
 
 
 class Fixture:
-    def __init__(self, queue: TaskQueue, dead: Any) -> None:
+    def __init__(self, queue: TaskQueue, dead: Any, short: Any = None) -> None:
         self.queue = queue
         self.dead_letters = dead  # () -> list of (task_id, reason)
+        self.short = short or (lambda: queue)  # () -> the same queue, receiving with a 2 s visibility
 
 
 @pytest.fixture(params=["local", "sqs"])
@@ -47,8 +50,10 @@ async def q(request: pytest.FixtureRequest) -> AsyncIterator[Fixture]:
             return [(json.loads(m["Body"])["task_id"], r.get("StringValue", "redrive"))
                     for m, r in zip(out.get("Messages", []), reasons, strict=True)]
 
-        yield Fixture(queue, dead)
+        short = SqsQueue(url, client=sqs, visibility_s=SHORT_VISIBILITY_S)
+        yield Fixture(queue, dead, lambda: short)
         await queue.close()
+        await short.close()
 
 
 async def test_send_receive_delete(q: Fixture) -> None:
@@ -113,3 +118,14 @@ async def test_released_messages_spend_receives_toward_the_dead_letter_queue(q: 
     await q.queue.release(msg, 0)
     (again,) = await q.queue.receive(1, wait_s=1)
     assert again.receive_count == MAX_RECEIVE_COUNT  # a failed attempt counts; requeue is for give-backs
+
+
+async def test_extend_keeps_a_received_message_invisible(q: Fixture) -> None:
+    queue = q.short()
+    await queue.send("t1", "research")
+    (msg,) = await queue.receive(1, wait_s=1)
+    await asyncio.sleep(SHORT_VISIBILITY_S / 2)
+    await queue.extend(msg)  # hidden for another full visibility from now
+    await asyncio.sleep(SHORT_VISIBILITY_S * 0.75)  # past the first receive's visibility
+    assert await queue.receive(1, wait_s=0) == []
+    await queue.delete(msg)
