@@ -90,6 +90,9 @@ def test_a_killed_worker_s_task_resumes_from_its_checkpoint(tmp_path: Path) -> N
     assert task["answer"] == '{"tool": "echo", "text": "first"} | {"tool": "slow", "text": "second"}'
     assert [e[0] for e in events] == list(range(1, len(events) + 1))  # one log, no gaps, no duplicates
     assert [e[2]["resumed"] for e in events if e[1] == "task.started"] == [False, True]
+    started = [e[2] for e in events if e[1] == "tool.started"]
+    assert [(s["call_id"], s["retry"]) for s in started] == [("call_0_0", False), ("call_1_0", False),
+                                                             ("call_1_0", True)]  # the killed call, retried once
     assert events[-1][1] == "task.finished" and events[-1][2]["steps"] == 3
 
 
