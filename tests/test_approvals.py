@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from agent_runtime.approvals import DurableApprover, until_deadline
-from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, DeadlineApprover
+from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest, Checkpoint, DeadlineApprover
 from agent_runtime.errors import ConflictError
-from agent_runtime.events import ApprovalRequested
+from agent_runtime.events import ApprovalRequested, ApprovalResolved, ModelTurn, ToolCallStarted
 from agent_runtime.limits import Limits
+from agent_runtime.store.base import TaskRecord
 from agent_runtime.store.notify import Notifier
 from agent_runtime.store.sqlite import SQLiteStore
 from tests.test_loop import RecordingTool, calls, final, make_agent, tool_messages
@@ -113,3 +114,34 @@ async def test_the_loop_adds_no_deadline_to_an_approver_that_keeps_its_own() -> 
     result = await agent.run("x")
     assert result.status == "succeeded" and len(tool.calls) == 1
     assert "ERROR" not in tool_messages(model.seen[1])[0]
+
+
+async def test_the_turn_log_holds_the_last_turn_s_approvals_whatever_the_checkpoint_says(store: SQLiteStore) -> None:
+    """A long log (the window grows to reach the turn's start), an approval resolved before the checkpoint
+    and dropped from it by a sibling's result, and one announced after the last checkpoint."""
+    await store.create_task(TaskRecord(task_id="research-t", agent="research", input="x"))
+    now, seq = time.time(), 0
+    events: list = []
+
+    def add(cls: type, **fields: object) -> None:
+        nonlocal seq
+        seq += 1
+        events.append(cls(task_id="research-t", seq=seq, ts=now, **fields))
+
+    add(ModelTurn, step=1)
+    add(ApprovalRequested, step=1, call_id="earlier", tool="publish", arguments={}, deadline=now)
+    add(ModelTurn, step=2)
+    for i in range(80):  # a long turn: the reader must look back further than its first window
+        add(ToolCallStarted, step=2, call_id=f"read{i}", tool="echo", arguments={})
+    for call_id in ("a", "b"):
+        add(ToolCallStarted, step=2, call_id=call_id, tool="publish", arguments={})
+        add(ApprovalRequested, step=2, call_id=call_id, tool="publish", arguments={}, deadline=now + 60)
+    add(ApprovalResolved, step=2, call_id="a", tool="publish", approved=True, reason="ok", decided_by="api")
+    checkpoint = Checkpoint(step=2, seq=seq)  # a sibling's result: "a" no longer pending, "b" not yet listed
+    add(ApprovalRequested, step=2, call_id="c", tool="publish", arguments={}, deadline=now + 90)
+    await store.save_progress("research-t", events=events)
+
+    log = await DurableApprover(store, Notifier()).turn_log("research-t", checkpoint)
+    assert log.requested == {"a": now + 60, "b": now + 60, "c": now + 90}
+    assert log.resolved == {"a": ApprovalDecision(True, "ok", "api")}
+    assert (await DurableApprover(store, Notifier()).turn_log("research-t", None)).requested == {}
