@@ -136,4 +136,7 @@ class SqsQueue:
         return self._dead_letter_url
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Waits for a receive a stopping worker cancelled: its long poll may still take a message (the
+        # task just handed back, even), which its callback gives back; a process that exits first leaves
+        # that message in flight, hidden for visibility_s and delivered again later as a duplicate.
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
