@@ -13,7 +13,15 @@ from collections import Counter
 from typing import Any
 
 from rehearsal.client import TERMINAL, ApiClient
-from rehearsal.probes import calls_of, claims, dead_lettered, holder, max_receive_count, pending_call
+from rehearsal.probes import (
+    calls_of,
+    claims,
+    dead_lettered,
+    holder,
+    max_receive_count,
+    pending_call,
+    queue_attribute,
+)
 from rehearsal.stage import Stage
 
 CONTENT = "Write a short article about asyncio event loops and publish it as a report."
@@ -80,11 +88,16 @@ class FaultScenarios:
         self.stage.remove(victim)
         victim.proc.send_signal(signal.SIGTERM)
         victim.proc.wait(timeout=60)
+        stopped = time.monotonic()
         taken = self.api.wait("content", task, lambda v: holder(self.stage, task, "content") is not None
                               and pending_call(v) is not None, 60)
         call = pending_call(taken)
         if call is None or holder(self.stage, task, "content") is None:
             return f"no replica took the task back (state {taken['state']})"
+        self.figures["handback_s"] = round(time.monotonic() - stopped, 1)
+        visibility = queue_attribute(self.stage, "content", "VisibilityTimeout")
+        if self.figures["handback_s"] >= visibility:
+            return f"taken back after {self.figures['handback_s']} s: hidden for the visibility timeout, not handed back"
         self.api.decide("content", task, call, True)
         view = self.api.wait("content", task, lambda v: v["state"] in TERMINAL, 120)
         if view["state"] != "succeeded":
@@ -94,6 +107,11 @@ class FaultScenarios:
             return problem
         if task in dead_lettered(self.stage, "content"):
             return "the handed-back task reached the dead-letter queue"
+        deadline = time.monotonic() + 5  # no copy of the finished task's message left behind, to come again
+        while (left := queue_attribute(self.stage, "content", "ApproximateNumberOfMessagesNotVisible")) > 0:
+            if time.monotonic() > deadline:
+                return f"{left} message(s) of the content queue still in flight after the task ended (a duplicate)"
+            time.sleep(0.3)
         return None
 
     def poison_to_dlq(self) -> str | None:

@@ -69,6 +69,12 @@ def max_receive_count(stage: Stage, agent: str) -> int:
     return int(json.loads(attrs["RedrivePolicy"])["maxReceiveCount"])
 
 
+def queue_attribute(stage: Stage, agent: str, name: str) -> int:
+    """A numeric attribute of the agent's task queue (VisibilityTimeout, ApproximateNumberOfMessages...)."""
+    attrs = stage.operator("sqs").get_queue_attributes(QueueUrl=queue_url(stage, agent), AttributeNames=[name])
+    return int(attrs["Attributes"][name])
+
+
 def dead_lettered(stage: Stage, agent: str) -> str:
     """Bodies of the messages in the agent's dead-letter queue (left there: visibility 0)."""
     sqs = stage.operator("sqs")
