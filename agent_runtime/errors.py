@@ -67,3 +67,11 @@ class NotFoundError(StoreError):
 
 class ConflictError(StoreError):
     """A conditional write lost (state changed, approval already decided, key reused)."""
+
+
+class SessionBusyError(ConflictError):
+    """A task of the same session, submitted earlier, has not ended (`waiting_for` names it)."""
+
+    def __init__(self, message: str, *, waiting_for: str) -> None:
+        super().__init__(message)
+        self.waiting_for = waiting_for

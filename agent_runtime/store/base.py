@@ -8,6 +8,11 @@ A task's state machine: queued -> running <-> waiting_approval -> succeeded | fa
 cancelled. A worker owns a running task through a lease (`lease_owner`, `lease_until`)
 that it renews while it works; a task whose lease lapsed (its worker died) may be
 claimed by another worker, which resumes it from its checkpoint.
+
+A session is a sequence: `create_task` gives a task with a session its place in the session
+(`session_seq`) and the task submitted before it (`session_prev`) with one conditional write, and
+`claim_task` refuses a task whose predecessor has not ended (`SessionBusyError`), so the session's
+tasks run one at a time in submit order, whichever workers hold them.
 """
 
 from __future__ import annotations
@@ -20,18 +25,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from agent_runtime.checkpoint import Checkpoint
+from agent_runtime.errors import NotFoundError, SessionBusyError
 from agent_runtime.events import STATE_OF_TERMINAL_EVENT, Event, TerminalEvent, Usage
 from agent_runtime.models.base import Message
+from agent_runtime.principals import session_scope
 
 TaskState = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]
 ACTIVE_STATES: frozenset[str] = frozenset({"queued", "running", "waiting_approval"})
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 ApprovalStatus = Literal["pending", "approved", "rejected"]
+# What a submit on a session whose earlier task has not ended does: wait its turn, or refuse (409).
+SessionBusyPolicy = Literal["queue", "reject"]
 
 # Tasks, events and checkpoints expire after this long (DynamoDB TTL; SQLite purges on open).
 DEFAULT_RETENTION_S = 30 * 86_400
 IDEMPOTENCY_RETENTION_S = 86_400
-SESSION_RETENTION_S = 90 * 86_400
+SESSION_RETENTION_S = 90 * 86_400  # a session's order and memory expire this long after its last use
 # A session's memory returns at most this many of its latest messages.
 MAX_SESSION_MESSAGES = 1_000
 
@@ -63,10 +72,17 @@ class TaskRecord:
     attempts: int = 0
     lease_owner: str | None = None
     lease_until: float = 0.0
+    session_seq: int = 0  # the task's place in its session (1, 2, ...); 0 without a session
+    session_prev: str | None = None  # the session's task submitted just before this one: it runs first
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def session_key(self) -> str | None:
+        """The key of the task's session, as its memory is kept: per agent and principal (`session_scope`)."""
+        return session_scope(self.agent, self.owner) + self.session_id if self.session_id else None
 
 
 @dataclass
@@ -161,6 +177,23 @@ def claim_conflict(task: TaskRecord) -> str:
     return f"task {task.task_id} is being run by {task.lease_owner} (lease until {task.lease_until:.0f})"
 
 
+def busy_session_error(prev: TaskRecord) -> SessionBusyError:
+    """The error for a task whose session predecessor `prev` has not ended."""
+    return SessionBusyError(f"task {prev.task_id} of the same session has not ended (it is {prev.state})",
+                            waiting_for=prev.task_id)
+
+
+async def waiting_for(store: Store, task: TaskRecord) -> str | None:
+    """The id of the session predecessor a queued task waits for, while that task has not ended."""
+    if task.session_prev is None or task.state != "queued":
+        return None
+    try:
+        prev = await store.get_task(task.session_prev)
+    except NotFoundError:  # purged: it ended long ago
+        return None
+    return None if prev.terminal else prev.task_id
+
+
 def decide_conflict(record: ApprovalRecord) -> str:
     """Why a decision on the approval lost: it was decided already, or its deadline passed."""
     if record.status != "pending":
@@ -175,10 +208,13 @@ class Store(Protocol):
     # -- tasks ---------------------------------------------------------------
 
     async def create_task(
-        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
+        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
+        session_busy: SessionBusyPolicy = "queue",
     ) -> tuple[TaskRecord, bool]:
         """Store a new task; with an idempotency key, return the task created earlier with the same
-        key and body instead (created=False). Same key, other body: `ConflictError`."""
+        key and body instead (created=False). Same key, other body: `ConflictError`. A task with a
+        session takes the session's next place (`session_seq`, `session_prev`) in the same write;
+        with `session_busy="reject"`, `SessionBusyError` while the session's last task has not ended."""
         ...
 
     async def get_task(self, task_id: str) -> TaskRecord:
@@ -187,7 +223,8 @@ class Store(Protocol):
 
     async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
         """Make `owner` the task's worker: state -> running, attempts + 1, lease until now + lease_s.
-        `ConflictError` if the task ended or another worker holds a live lease."""
+        `ConflictError` if the task ended or another worker holds a live lease; `SessionBusyError` (a
+        `ConflictError`) while its session predecessor has not ended."""
         ...
 
     async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:

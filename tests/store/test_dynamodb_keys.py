@@ -18,7 +18,7 @@ from agent_runtime.events import ModelTurn, TaskFinished, TaskStarted, Usage
 from agent_runtime.store.base import ApprovalRecord, TaskRecord, request_hash
 from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.table_keys import AGENT_NAME, leading_key_patterns, new_task_id
-from agent_runtime.worker import _ScopedMemory
+from agent_runtime.task_run import ScopedMemory
 
 TABLE = "platform"
 
@@ -56,7 +56,7 @@ async def _lifecycle(store: DynamoStore, agent: str) -> None:
     await store.create_approval(ApprovalRecord(task_id=task_id, call_id="c1", tool="publish_report", arguments={},
                                                step=1, deadline=t + 60, requested_at=t))
     await store.decide_approval(task_id, "c1", approved=True, reason=None, decided_by="api")
-    await _ScopedMemory(store, agent).append("s1", [{"role": "user", "content": "q"}])
+    await ScopedMemory(store, agent).append("s1", [{"role": "user", "content": "q"}])
     await store.finish_task(task_id, TaskFinished(task_id=task_id, seq=3, ts=t, steps=1, usage=Usage(), cost_usd=0,
                                                   stop_reason="final_answer", answer="a"), owner="w1")
 

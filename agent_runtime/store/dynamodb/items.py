@@ -19,6 +19,7 @@ from agent_runtime.store.encoding import dumps
 Item = dict[str, dict[str, Any]]
 
 TASK_SK = "TASK"
+SESSION_SK = "SESSION"  # a session's order: its last place and task (beside its `MSG#` memory items)
 
 
 def task_pk(task_id: str) -> str:
@@ -67,7 +68,8 @@ def task_from_item(item: Item) -> TaskRecord:
         cost_usd=num(item.get("cost_usd")), last_seq=int(num(item.get("last_seq"))),
         cancel_requested=bool(item.get("cancel_requested", {}).get("BOOL", False)),
         attempts=int(num(item.get("attempts"))), lease_owner=text(item.get("lease_owner")),
-        lease_until=num(item.get("lease_until")),
+        lease_until=num(item.get("lease_until")), session_seq=int(num(item.get("session_seq"))),
+        session_prev=text(item.get("session_prev")),
     )
 
 

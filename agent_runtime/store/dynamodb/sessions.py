@@ -1,5 +1,6 @@
-"""Session memory in DynamoDB: one item per message, the session id (`<agent>/<id>`, as the worker scopes it)
-being the partition key; trimmed as SQLite's is."""
+"""Session memory in DynamoDB: one item per message (`MSG#<idx>`), the session id (`<agent>/<id>`, as the
+worker scopes it) being the partition key; trimmed as SQLite's is. The same partition holds the session's
+order (`SESSION`, written by `create_task`), which these queries skip."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ class DynamoSessions(DynamoTable):
     async def load(self, session_id: str) -> list[Message]:
         def read() -> list[Message]:
             items = self._query_all(
-                KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": s(session_id)},
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+                ExpressionAttributeValues={":pk": s(session_id), ":msg": s("MSG#")},
                 ScanIndexForward=False, Limit=MAX_SESSION_MESSAGES + 1, ConsistentRead=True,
             )
             return trim_session([json.loads(i["data"]["S"]) for i in reversed(items)])
@@ -33,9 +35,9 @@ class DynamoSessions(DynamoTable):
 
         def add() -> None:
             for attempt in range(6):
-                out = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
-                                        ExpressionAttributeValues={":pk": pk}, ScanIndexForward=False, Limit=1,
-                                        ConsistentRead=True, ProjectionExpression="sk")
+                out = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+                                        ExpressionAttributeValues={":pk": pk, ":m": s("MSG#")}, ScanIndexForward=False,
+                                        Limit=1, ConsistentRead=True, ProjectionExpression="sk")
                 items = out.get("Items", [])
                 start = int(items[0]["sk"]["S"][4:]) + 1 if items else 0
                 expires = self._expires(SESSION_RETENTION_S)

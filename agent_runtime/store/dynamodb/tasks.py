@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -12,54 +14,62 @@ from agent_runtime.events import TerminalEvent
 from agent_runtime.store.base import (
     ACTIVE_STATES,
     IDEMPOTENCY_RETENTION_S,
+    SESSION_RETENTION_S,
+    SessionBusyPolicy,
     TaskRecord,
     TaskState,
+    busy_session_error,
     claim_conflict,
     event_row,
     now,
     terminal_fields,
 )
 from agent_runtime.store.dynamodb.client import DynamoTable
-from agent_runtime.store.dynamodb.items import TASK_SK, Item, Update, error_code, n, s, task_from_item
+from agent_runtime.store.dynamodb.items import (
+    SESSION_SK,
+    TASK_SK,
+    Item,
+    Update,
+    error_code,
+    n,
+    num,
+    s,
+    task_from_item,
+    text,
+)
 from agent_runtime.store.encoding import dumps
 from agent_runtime.table_keys import idempotency_pk, owns_task, task_id_prefix
+
+SESSION_WRITE_TRIES = 8  # submits racing for one session's next place; each loser reads the place again
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _failed_writes(exc: ClientError, count: int) -> list[str] | None:
+    """Why each of `count` writes failed ('None' for those that did not), or None for other errors."""
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":  # a single put_item
+        return [CONDITION_FAILED]
+    if code != "TransactionCanceledException":
+        return None
+    reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons", [])]
+    return reasons if len(reasons) == count else None
 
 
 class DynamoTasks(DynamoTable):
     """The task half of the `Store` protocol over DynamoDB."""
 
     async def create_task(
-        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
+        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
+        session_busy: SessionBusyPolicy = "queue",
     ) -> tuple[TaskRecord, bool]:
         if not owns_task(task.agent, task.task_id):  # its items would be outside the agent's IAM-granted keys
             raise ValueError(f"task id {task.task_id!r} must start with {task_id_prefix(task.agent)!r}")
         t = now()
         task.created_at = task.created_at or t
         task.updated_at = t
-        item: Item = {
-            **self._key(task.task_id), "agent": s(task.agent), "state": s(task.state), "input": s(task.input),
-            "metadata": s(dumps(task.metadata)), "limits": s(dumps(task.limits)),
-            "created_at": n(task.created_at), "updated_at": n(t), "steps": n(0),
-            "usage": s(task.usage.model_dump_json()), "cost_usd": n(0), "last_seq": n(0),
-            "cancel_requested": {"BOOL": False}, "attempts": n(0), "lease_until": n(0),
-            "expires_at": self._expires(),
-        }
-        if task.session_id is not None:
-            item["session_id"] = s(task.session_id)
-        if task.owner is not None:
-            item["owner"] = s(task.owner)
-        put_task = {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-
-        def create() -> tuple[TaskRecord, bool]:
-            if idempotency_key is None:
-                try:
-                    self.client.put_item(**put_task["Put"])
-                except ClientError as exc:
-                    if error_code(exc) == "ConditionalCheckFailedException":
-                        raise ConflictError(f"task {task.task_id!r} already exists") from None
-                    raise
-                return task, True
-            idem_key = {"pk": s(idempotency_pk(task.agent, idempotency_key)), "sk": s("IDEM")}
+        put_idem: dict[str, Any] | None = None
+        idem_key = {"pk": s(idempotency_pk(task.agent, idempotency_key or "")), "sk": s("IDEM")}
+        if idempotency_key is not None:
             put_idem = {"Put": {
                 "TableName": self.table,
                 "Item": {**idem_key, "task_id": s(task.task_id), "body_hash": s(body_hash or ""),
@@ -67,23 +77,81 @@ class DynamoTasks(DynamoTable):
                 "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
                 "ExpressionAttributeValues": {":now": n(int(t))},
             }}
-            try:
-                self.client.transact_write_items(TransactItems=[put_idem, put_task])
-                return task, True
-            except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] != "ConditionalCheckFailed":
-                    raise StoreError(f"could not create task: {reasons}") from None
-            existing = self.client.get_item(TableName=self.table, Key=idem_key, ConsistentRead=True).get("Item")
-            if existing is None:  # expired between the two calls; the caller may retry
-                raise ConflictError("the Idempotency-Key is being reused concurrently; retry")
-            if existing["body_hash"]["S"] != (body_hash or ""):
-                raise ConflictError("the Idempotency-Key was already used with a different request body")
-            return self._get_task(existing["task_id"]["S"]), False
+
+        def create() -> tuple[TaskRecord, bool]:
+            for attempt in range(SESSION_WRITE_TRIES):
+                session = self._session_place(task, session_busy)
+                put_task = {"Put": {"TableName": self.table, "Item": self._task_item(task),
+                                    "ConditionExpression": "attribute_not_exists(pk)"}}
+                writes = [w for w in (put_idem, put_task, session) if w is not None]
+                try:
+                    if len(writes) == 1:
+                        self.client.put_item(**put_task["Put"])
+                    else:
+                        self.client.transact_write_items(TransactItems=writes)
+                    return task, True
+                except ClientError as exc:
+                    codes = _failed_writes(exc, len(writes))
+                    if codes is None:
+                        raise
+                if put_idem is not None and codes[0] == CONDITION_FAILED:
+                    return self._replayed(idem_key, body_hash)
+                if codes[writes.index(put_task)] == CONDITION_FAILED:
+                    raise ConflictError(f"task {task.task_id!r} already exists")
+                if session is None or codes[-1] not in (CONDITION_FAILED, "TransactionConflict"):
+                    raise StoreError(f"could not create task: {codes}")
+                # Another submit took the session's next place first: take the one after it.
+                time.sleep(0.02 * (attempt + 1))
+            raise ConflictError("the session is busy with other submits; retry")
 
         return await self._run(create)
+
+    def _task_item(self, task: TaskRecord) -> Item:
+        """The item of a new task."""
+        item: Item = {
+            **self._key(task.task_id), "agent": s(task.agent), "state": s(task.state), "input": s(task.input),
+            "metadata": s(dumps(task.metadata)), "limits": s(dumps(task.limits)),
+            "created_at": n(task.created_at), "updated_at": n(task.updated_at), "steps": n(0),
+            "usage": s(task.usage.model_dump_json()), "cost_usd": n(0), "last_seq": n(0),
+            "cancel_requested": {"BOOL": False}, "attempts": n(0), "lease_until": n(0),
+            "expires_at": self._expires(), "session_seq": n(task.session_seq),
+        }
+        for attr, value in (("session_id", task.session_id), ("owner", task.owner),
+                            ("session_prev", task.session_prev)):
+            if value is not None:
+                item[attr] = s(value)
+        return item
+
+    def _session_place(self, task: TaskRecord, busy: SessionBusyPolicy) -> dict[str, Any] | None:
+        """Give a task with a session the session's next place (`session_seq`, `session_prev`), and the
+        transaction's write that takes it: conditional on the place read still being the last one."""
+        key = task.session_key
+        if key is None:
+            return None
+        session_key = {"pk": s(key), "sk": s(SESSION_SK)}
+        item = self.client.get_item(TableName=self.table, Key=session_key, ConsistentRead=True).get("Item")
+        last_seq = int(num(item.get("last_seq"))) if item else 0
+        last_task = text(item.get("last_task")) if item else None
+        if busy == "reject" and last_task is not None:
+            with contextlib.suppress(NotFoundError):  # expired: it ended long ago
+                prev = self._get_task(last_task)
+                if not prev.terminal:
+                    raise busy_session_error(prev)
+        task.session_seq, task.session_prev = last_seq + 1, last_task
+        upd = Update().set("last_seq", n(task.session_seq)).set("last_task", s(task.task_id))
+        upd.set("expires_at", self._expires(SESSION_RETENTION_S))
+        cond = ("attribute_not_exists(pk)" if item is None
+                else f"{upd.name('last_seq')} = {upd.value('seen', n(last_seq))}")
+        return {"Update": upd.request(self.table, session_key, cond)}
+
+    def _replayed(self, idem_key: Item, body_hash: str | None) -> tuple[TaskRecord, bool]:
+        """The task an earlier request with the same idempotency key created."""
+        existing = self.client.get_item(TableName=self.table, Key=idem_key, ConsistentRead=True).get("Item")
+        if existing is None:  # expired between the two calls; the caller may retry
+            raise ConflictError("the Idempotency-Key is being reused concurrently; retry")
+        if existing["body_hash"]["S"] != (body_hash or ""):
+            raise ConflictError("the Idempotency-Key was already used with a different request body")
+        return self._get_task(existing["task_id"]["S"]), False
 
     async def get_task(self, task_id: str) -> TaskRecord:
         return await self._run(self._get_task, task_id)
@@ -92,6 +160,13 @@ class DynamoTasks(DynamoTable):
         t = now()
 
         def claim() -> TaskRecord:
+            task = self._get_task(task_id)
+            if task.session_prev is not None and not task.terminal:
+                # Its session's earlier task runs first. Ended is final, so a check before the write holds.
+                with contextlib.suppress(NotFoundError):  # expired: it ended long ago
+                    prev = self._get_task(task.session_prev)
+                    if not prev.terminal:
+                        raise busy_session_error(prev)
             upd = Update().set("state", s("running")).set("lease_owner", s(owner)).set("lease_until", n(t + lease_s))
             upd.sets.append(f"{upd.name('attempts')} = {upd.name('attempts')} + {upd.value('one', n(1))}")
             upd.sets.append(f"{upd.name('started_at')} = if_not_exists({upd.name('started_at')}, {upd.value('t', n(t))})")

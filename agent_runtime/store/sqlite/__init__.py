@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from agent_runtime.store.base import DEFAULT_RETENTION_S, IDEMPOTENCY_RETENTION_S, now
+from agent_runtime.store.base import DEFAULT_RETENTION_S, IDEMPOTENCY_RETENTION_S, SESSION_RETENTION_S, now
 from agent_runtime.store.sqlite.approvals import SQLiteApprovals
 from agent_runtime.store.sqlite.progress import SQLiteProgress
 from agent_runtime.store.sqlite.schema import STORE_SCHEMA, add_missing_columns
@@ -26,11 +26,15 @@ __all__ = ["SQLiteSessionMemory", "SQLiteStore"]
 class SQLiteStore(SQLiteTasks, SQLiteProgress, SQLiteApprovals, SQLiteSessions):
     """`Store` over a SQLite file. Also serves as the loop's session `Memory`."""
 
-    def __init__(self, path: str | Path, *, retention_s: float = DEFAULT_RETENTION_S, threads: int = 4) -> None:
+    def __init__(
+        self, path: str | Path, *, retention_s: float = DEFAULT_RETENTION_S,
+        session_retention_s: float = SESSION_RETENTION_S, threads: int = 4,
+    ) -> None:
         super().__init__(path, schema=STORE_SCHEMA, threads=threads)
         add_missing_columns(self._conn())
         self.retention_s = retention_s
         self._purge_expired(self._conn())
+        self._purge_sessions(session_retention_s)
 
     def _purge_expired(self, conn: sqlite3.Connection) -> None:
         """Drop ended tasks older than the retention, and stale idempotency keys (DynamoDB's TTL, by hand)."""

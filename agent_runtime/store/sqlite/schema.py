@@ -11,10 +11,14 @@ from agent_runtime.errors import NotFoundError
 from agent_runtime.events import Usage
 from agent_runtime.store.base import ApprovalRecord, TaskRecord
 
-# Shared by the task store and the session-only memory, so both read each other's files.
+# Shared by the task store and the session-only memory, so both read each other's files. `sessions` holds
+# each session's order (its last place and task) and when it was last used (sessions expire after that).
 SESSION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_messages (
     session_id TEXT NOT NULL, idx INTEGER NOT NULL, message TEXT NOT NULL, PRIMARY KEY (session_id, idx)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL DEFAULT 0, last_task TEXT, updated_at REAL NOT NULL
 );
 """
 
@@ -26,7 +30,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     answer TEXT, error TEXT, stop_reason TEXT, steps INTEGER NOT NULL DEFAULT 0,
     usage TEXT NOT NULL DEFAULT '{}', cost_usd REAL NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-    lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT, owner TEXT
+    lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT, owner TEXT,
+    session_seq INTEGER NOT NULL DEFAULT 0, session_prev TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_active ON tasks (state, agent);
 CREATE TABLE IF NOT EXISTS events (
@@ -49,11 +54,15 @@ CREATE TABLE IF NOT EXISTS idempotency (
 TASK_COLUMNS = (
     "task_id, agent, state, input, session_id, metadata, limits, created_at, updated_at, started_at, "
     "finished_at, answer, error, stop_reason, steps, usage, cost_usd, last_seq, cancel_requested, attempts, "
-    "lease_owner, lease_until, owner"
+    "lease_owner, lease_until, owner, session_seq, session_prev"
 )
 
 # Columns added after the first release, for files created before them: (table, column, declaration).
-ADDED_COLUMNS = (("tasks", "owner", "TEXT"),)
+ADDED_COLUMNS = (
+    ("tasks", "owner", "TEXT"),
+    ("tasks", "session_seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("tasks", "session_prev", "TEXT"),
+)
 
 
 def add_missing_columns(conn: sqlite3.Connection) -> None:
@@ -74,6 +83,7 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
         steps=row["steps"], usage=Usage.model_validate_json(row["usage"]), cost_usd=row["cost_usd"],
         last_seq=row["last_seq"], cancel_requested=bool(row["cancel_requested"]), attempts=row["attempts"],
         lease_owner=row["lease_owner"], lease_until=row["lease_until"], owner=row["owner"],
+        session_seq=row["session_seq"], session_prev=row["session_prev"],
     )
 
 

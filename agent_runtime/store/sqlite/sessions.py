@@ -1,7 +1,9 @@
 """Session memory in SQLite: the store's `load`/`append`, and a session-only memory for the CLI.
 
-Both use the same table (`SESSION_SCHEMA`) and the same trimming (`trim_session`), so a
-session reads the same whichever of them wrote it.
+Both use the same tables (`SESSION_SCHEMA`) and the same trimming (`trim_session`), so a
+session reads the same whichever of them wrote it. A session unused for `SESSION_RETENTION_S`
+(no task submitted, nothing appended) is purged when a store opens the file, as DynamoDB's TTL
+expires its items.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from agent_runtime.models.base import Message
-from agent_runtime.store.base import MAX_SESSION_MESSAGES, trim_session
+from agent_runtime.store.base import MAX_SESSION_MESSAGES, SESSION_RETENTION_S, now, trim_session
 from agent_runtime.store.encoding import dumps
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import SESSION_SCHEMA
@@ -44,9 +46,25 @@ class SQLiteSessions(SQLiteConnections):
                 "INSERT INTO session_messages (session_id, idx, message) VALUES (?,?,?)",
                 [(session_id, start + i, dumps(m)) for i, m in enumerate(messages)],
             )
+            conn.execute(
+                "INSERT INTO sessions (session_id, updated_at) VALUES (?,?) "
+                "ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at",
+                (session_id, now()),
+            )
 
         if messages:
             await self._run(self._write, add)
+
+    def _purge_sessions(self, retention_s: float = SESSION_RETENTION_S) -> None:
+        """Drop sessions (their order and memory) last used more than `retention_s` ago."""
+
+        def purge(conn: sqlite3.Connection) -> None:
+            old = [(r[0],) for r in conn.execute("SELECT session_id FROM sessions WHERE updated_at < ?",
+                                                 (now() - retention_s,))]
+            conn.executemany("DELETE FROM session_messages WHERE session_id = ?", old)
+            conn.executemany("DELETE FROM sessions WHERE session_id = ?", old)
+
+        self._write(purge)
 
 
 class SQLiteSessionMemory(SQLiteSessions):
@@ -54,3 +72,4 @@ class SQLiteSessionMemory(SQLiteSessions):
 
     def __init__(self, path: str | Path, *, threads: int = 1) -> None:
         super().__init__(path, schema=SESSION_SCHEMA, threads=threads)
+        self._purge_sessions()

@@ -6,13 +6,15 @@ import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from agent_runtime.errors import ConflictError
+from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import TerminalEvent
 from agent_runtime.store.base import (
     ACTIVE_STATES,
     IDEMPOTENCY_RETENTION_S,
+    SessionBusyPolicy,
     TaskRecord,
     TaskState,
+    busy_session_error,
     claim_conflict,
     event_row,
     now,
@@ -23,11 +25,43 @@ from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import TASK_COLUMNS, marks, read_task, task_from_row
 
 
+def _unfinished(conn: sqlite3.Connection, task_id: str | None) -> TaskRecord | None:
+    """The task if it exists and has not ended (a purged task ended long ago)."""
+    if task_id is None:
+        return None
+    try:
+        task = read_task(conn, task_id)
+    except NotFoundError:
+        return None
+    return None if task.terminal else task
+
+
+def _take_session_place(conn: sqlite3.Connection, task: TaskRecord, busy: SessionBusyPolicy) -> None:
+    """Give a task with a session the session's next place, after its last task (in the caller's
+    transaction, which holds the file's write lock); with `busy="reject"`, refuse while that one runs."""
+    key = task.session_key
+    if key is None:
+        return
+    row = conn.execute("SELECT last_seq, last_task FROM sessions WHERE session_id = ?", (key,)).fetchone()
+    last_seq, last_task = (row["last_seq"], row["last_task"]) if row is not None else (0, None)
+    prev = _unfinished(conn, last_task)
+    if busy == "reject" and prev is not None:
+        raise busy_session_error(prev)
+    task.session_seq, task.session_prev = last_seq + 1, last_task
+    conn.execute(
+        "INSERT INTO sessions (session_id, last_seq, last_task, updated_at) VALUES (?,?,?,?) "
+        "ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq, last_task = excluded.last_task, "
+        "updated_at = excluded.updated_at",
+        (key, task.session_seq, task.task_id, task.updated_at),
+    )
+
+
 class SQLiteTasks(SQLiteConnections):
     """The task half of the `Store` protocol over SQLite."""
 
     async def create_task(
-        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None
+        self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
+        session_busy: SessionBusyPolicy = "queue",
     ) -> tuple[TaskRecord, bool]:
         def create(conn: sqlite3.Connection) -> tuple[TaskRecord, bool]:
             if idempotency_key is not None:
@@ -47,12 +81,13 @@ class SQLiteTasks(SQLiteConnections):
             t = now()
             task.created_at = task.created_at or t
             task.updated_at = t
+            _take_session_place(conn, task, session_busy)
             conn.execute(
                 "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
-                "updated_at, usage, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "updated_at, usage, owner, session_seq, session_prev) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (task.task_id, task.agent, task.state, task.input, task.session_id, dumps(task.metadata),
                  dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json(),
-                 task.owner),
+                 task.owner, task.session_seq, task.session_prev),
             )
             return task, True
 
@@ -84,15 +119,23 @@ class SQLiteTasks(SQLiteConnections):
 
     async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
         t = now()
-        return await self._run(
-            self._conditional, task_id,
-            "state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
-            "started_at = COALESCE(started_at, ?)",
-            (owner, t + lease_s, t),
-            f"state IN ({marks(ACTIVE_STATES)}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
-            (*sorted(ACTIVE_STATES), owner, t),
-            lambda task: claim_conflict(task),
-        )
+
+        def claim(conn: sqlite3.Connection) -> TaskRecord:
+            task = read_task(conn, task_id)
+            prev = _unfinished(conn, task.session_prev)
+            if prev is not None and not task.terminal:  # its session's earlier task runs first
+                raise busy_session_error(prev)
+            cur = conn.execute(
+                "UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+                "started_at = COALESCE(started_at, ?), updated_at = ? WHERE task_id = ? "
+                f"AND state IN ({marks(ACTIVE_STATES)}) AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+                (owner, t + lease_s, t, t, task_id, *sorted(ACTIVE_STATES), owner, t),
+            )
+            if cur.rowcount == 0:
+                raise ConflictError(claim_conflict(task))
+            return read_task(conn, task_id)
+
+        return await self._run(self._write, claim)
 
     async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
         return await self._run(
