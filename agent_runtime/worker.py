@@ -14,12 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from agent_runtime.approvals import DurableApprover
-from agent_runtime.errors import ConflictError, NotFoundError
+from agent_runtime.errors import ConflictError, NotFoundError, SessionBusyError
 from agent_runtime.events import TaskFailed
 from agent_runtime.limits import ApprovalTimeoutPolicy
 from agent_runtime.protection import ScaleInProtection
@@ -28,11 +27,15 @@ from agent_runtime.redact import redact
 from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS
 from agent_runtime.store.base import Store, TaskRecord
 from agent_runtime.store.notify import Notifier
+from agent_runtime.takeover import lease_owner, release_dead_leases
 from agent_runtime.task_run import AgentRuntime, LeaseLostError, TaskRun
 
 __all__ = ["AgentRuntime", "LeaseLostError", "Worker"]
 
 log = logging.getLogger(__name__)
+
+# How soon a task whose session predecessor has not ended is looked at again (its message requeued).
+SESSION_WAIT_POLL_S = 1.0
 
 
 class Worker:
@@ -69,7 +72,7 @@ class Worker:
         self.approval_timeout_policy = approval_timeout_policy
         self.approvals = DurableApprover(store, self.notifier, policy=approval_timeout_policy, poll_s=poll_s)
         self.emit_metrics = emit_metrics
-        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self.owner = owner or lease_owner()  # names this host and process (`agent_runtime.takeover`)
         self.protection = protection or ScaleInProtection(None)  # told on every start and end of a task
         self._running: dict[asyncio.Task[None], QueueMessage] = {}
         self._slot_free = asyncio.Event()
@@ -79,8 +82,10 @@ class Worker:
     # -- the receive loop ---------------------------------------------------------
 
     async def recover(self) -> int:
-        """Re-enqueue unfinished tasks of our agents (after a restart of an in-process queue)."""
+        """Re-enqueue unfinished tasks of our agents (after a restart of an in-process queue); those leased
+        to a server process of this host that is gone are taken over at once, not when their lease lapses."""
         tasks = await self.store.active_tasks(list(self.runtimes))
+        await release_dead_leases(self.store, tasks)
         for task in tasks:
             await self.queue.send(task.task_id, task.agent)
         if tasks:
@@ -196,6 +201,9 @@ class Worker:
             return None
         try:
             task = await self.store.claim_task(task.task_id, owner=self.owner, lease_s=self.lease_s)
+        except SessionBusyError:  # its session's earlier task runs first: look again shortly (no receive spent)
+            await self.queue.requeue(msg, SESSION_WAIT_POLL_S)
+            return None
         except ConflictError:
             task = await self.store.get_task(task.task_id)
             if task.terminal:
