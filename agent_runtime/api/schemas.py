@@ -55,9 +55,10 @@ class SubmitTask(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Not blank: at least one character that is not whitespace (\x1c-\x1f spelled out: Python counts them as
-    # whitespace, the Rust regex engine pydantic uses does not).
-    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, pattern=r"[^\s\x1c-\x1f]",
+    # Not blank: at least one character that is not whitespace in any engine that reads this pattern
+    # (\x1c-\x1f: Python only; \x85: Python and Rust (pydantic), not ECMAScript (OpenAPI clients and
+    # fuzzers); \ufeff: ECMAScript only), so the document and the server agree on what "blank" is.
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, pattern=r"[^\s\x1c-\x1f\x85\ufeff]",
                        description="what the agent should do")
     session_id: str | None = Field(
         None, pattern=SESSION_ID_PATTERN, description="tasks with the same session id share conversation memory"

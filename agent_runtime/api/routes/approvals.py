@@ -15,7 +15,7 @@ CallId = Annotated[str, Path(min_length=1, max_length=200, description="the tool
 
 
 @router.post("/{task_id}/approvals/{call_id}", response_model=ApprovalView,
-             responses=error_responses(401, 403, 404, 408, 409, 413, 422, 429))
+             responses=error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429))
 async def decide_approval(
     agent: AgentName, task_id: TaskId, call_id: CallId, body: DecideApproval, services: Services, caller: Caller,
 ) -> ApprovalView:

@@ -37,7 +37,7 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 @router.post("", status_code=202, response_model=TaskAccepted,
-             responses=error_responses(401, 403, 404, 408, 409, 413, 422, 429, 503))
+             responses=error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429, 503))
 async def submit_task(
     agent: AgentName, body: SubmitTask, response: Response, services: Services, caller: Caller,
     idempotency_key: IdempotencyKey = None,
