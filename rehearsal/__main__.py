@@ -69,6 +69,10 @@ KNOWN_GAPS = [
     "ECS: the container image is not built (no Docker); the task definition's command runs from the venv's package",
     "CloudWatch Logs: container and function log bytes are counted from the processes' output, not shipped",
     "DynamoDB capacity units are estimated from request/response sizes (moto does not meter them)",
+    "WAF: the web ACL is neither provisioned nor applied (moto has no WAFv2); the router forwards every request",
+    "ACM: the listener's certificate ARN is a placeholder; the router plays the HTTPS listener over plain HTTP",
+    "ECS scale-in protection: no ECS agent endpoint (ECS_AGENT_URI), so the worker's task-protection calls are "
+    "no-ops; scale-in is played by deregistering a replica, then SIGTERM",
 ]
 
 
