@@ -38,6 +38,7 @@ RATE_LIMIT_BURST = PREFIX + "RATE_LIMIT_BURST"  # the token bucket's size
 MAX_STREAMS_PER_KEY = PREFIX + "MAX_STREAMS_PER_KEY"  # open event streams per API key; 0 = no bound
 BODY_TIMEOUT_S = PREFIX + "BODY_TIMEOUT_S"  # seconds a request body may take to arrive (then 408)
 TRUSTED_PROXIES = PREFIX + "TRUSTED_PROXIES"  # comma-separated addresses/CIDRs whose X-Forwarded-For counts
+SESSION_BUSY = PREFIX + "SESSION_BUSY"  # queue (default) | reject: a submit while its session's earlier task runs
 DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"
 REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
 

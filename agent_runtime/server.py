@@ -186,7 +186,8 @@ def create_platform(
                            notify_cancel=worker.notify_cancel, heartbeat_s=heartbeat_s, poll_s=poll_s,
                            limiter=RateLimiter(per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
                            streams=StreamSlots(limit=settings.max_streams_per_key),
-                           require_second_approver=settings.require_second_approver)
+                           require_second_approver=settings.require_second_approver,
+                           session_busy=settings.session_busy)
     lifespan = worker_lifespan(worker, recover=settings.queue == "local", on_shutdown=close)
     app = create_app(services, lifespan=lifespan, docs=settings.api_docs, body_timeout_s=settings.body_timeout_s)
     return Platform(settings, store, queue, worker, app, runtimes, key_file)

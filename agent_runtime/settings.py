@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_runtime import envnames as env
 from agent_runtime.limits import ApprovalTimeoutPolicy
+from agent_runtime.store.base import SessionBusyPolicy
 
 # Queue defaults, written once: the CDK stacks deploy the same values (stacks.settings) and pass what
 # they deploy back in through the environment, so the queue and its workers cannot disagree.
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(10.0, gt=0, le=600, description="seconds a request body may take to arrive")
     trusted_proxies: str = Field("", description="comma-separated addresses or CIDRs of the load balancers whose "
                                  "X-Forwarded-For the server believes; empty: none")
+    session_busy: SessionBusyPolicy = Field(
+        "queue", description="a submit on a session whose earlier task has not ended: 'queue' (it waits its "
+        "turn) or 'reject' (409 session_busy)")
 
     # Clients of the task API (`agent-platform submit/watch/cancel`).
     url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+(/\S*)?$",

@@ -18,7 +18,7 @@ from agent_runtime.api.schemas import TaskView
 from agent_runtime.errors import NotFoundError
 from agent_runtime.principals import Principal
 from agent_runtime.queue.base import TaskQueue
-from agent_runtime.store.base import Store, TaskRecord
+from agent_runtime.store.base import SessionBusyPolicy, Store, TaskRecord, waiting_for
 from agent_runtime.store.notify import Notifier
 from agent_runtime.table_keys import owns_task
 from agent_runtime.worker import AgentRuntime
@@ -33,7 +33,8 @@ class ApiServices:
     `notify_cancel` wakes whoever runs the task (the worker) when the API flags a cancel; the
     SSE timings are the heartbeat comment's period and the fallback poll of the store. `limiter`
     and `streams` bound each principal's request rate and each key's open event streams;
-    `require_second_approver` refuses a submitter's approval of its own task's call.
+    `require_second_approver` refuses a submitter's approval of its own task's call; `session_busy` says
+    what a submit on a session whose earlier task has not ended does (wait its turn, or 409).
     """
 
     store: Store
@@ -47,6 +48,7 @@ class ApiServices:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(per_s=0.0, burst=1.0))
     streams: StreamSlots = field(default_factory=lambda: StreamSlots(limit=0))
     require_second_approver: bool = False
+    session_busy: SessionBusyPolicy = "queue"
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_s <= 15:
@@ -126,7 +128,8 @@ async def task_of(services: ApiServices, agent: str, task_id: str, caller: Princ
 
 
 async def task_view(services: ApiServices, task: TaskRecord) -> TaskView:
-    """The task as the API shows it, with its pending approvals while it is not over."""
+    """The task as the API shows it, with its pending approvals while it is not over, and the session's
+    earlier task it waits for while queued behind it."""
     store = services.store
     pending = await store.list_approvals(task.task_id, pending_only=True) if not task.terminal else []
-    return TaskView.of(task, pending)
+    return TaskView.of(task, pending, waiting_for=await waiting_for(store, task))

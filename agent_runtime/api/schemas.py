@@ -172,10 +172,12 @@ class TaskView(BaseModel):
     cancel_requested: bool
     attempts: int
     pending_approvals: list[ApprovalView]
+    waiting_for: str | None = Field(None, description="while queued: the id of the task submitted before it on "
+                                    "its session, which has not ended yet (a session runs one task at a time)")
     links: Links
 
     @classmethod
-    def of(cls, t: TaskRecord, approvals: list[ApprovalRecord]) -> TaskView:
+    def of(cls, t: TaskRecord, approvals: list[ApprovalRecord], *, waiting_for: str | None = None) -> TaskView:
         links = task_links(t.agent, t.task_id)
         return cls(
             task_id=t.task_id, agent=t.agent, state=t.state, input=t.input, session_id=t.session_id,
@@ -185,7 +187,8 @@ class TaskView(BaseModel):
             usage=UsageView(prompt_tokens=t.usage.prompt_tokens, completion_tokens=t.usage.completion_tokens,
                             total_tokens=t.usage.total_tokens),
             cost_usd=t.cost_usd, last_seq=t.last_seq, cancel_requested=t.cancel_requested, attempts=t.attempts,
-            pending_approvals=[ApprovalView.of(a, links.self) for a in approvals], links=links,
+            pending_approvals=[ApprovalView.of(a, links.self) for a in approvals], waiting_for=waiting_for,
+            links=links,
         )
 
 

@@ -26,6 +26,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 404, 422, 429),
 }
 STREAM_RETRY_AFTER_S = 5
+# Cursors are event sequence numbers: ASCII digits, at most 18 of them, so every cursor fits the stores'
+# 64-bit integers (a longer one, or digits of other scripts, is a 422, never a 500).
+MAX_CURSOR = 10**18 - 1
+CURSOR_PATTERN = r"^[0-9]{1,18}$"
 
 
 @router.get("/{task_id}/events", response_model=None, responses=_RESPONSES)
@@ -34,20 +38,18 @@ async def task_events(
     task_id: TaskId,
     services: Services,
     caller: Caller,
-    after: Annotated[int, Query(ge=0, le=10**9, description="only events with a higher seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="only events with a higher seq")] = 0,
     format: Annotated[str, Query(pattern="^(sse|json)$", description="sse (default) or json")] = "sse",
     limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page")] = 500,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[str | None, Header(
+        alias="Last-Event-ID", pattern=CURSOR_PATTERN,
+        description="resume after this event seq (a reconnecting EventSource sends it); wins over ?after=")] = None,
 ) -> Response:
     """Stream the task's events from the store: replay after `Last-Event-ID` (or `?after=`), then
     follow live until the terminal event; a heartbeat comment keeps idle connections open. A key may
     hold a bounded number of streams open at once (429 beyond)."""
     task = await task_of(services, agent, task_id, caller)
-    cursor = after
-    if last_event_id:
-        if not last_event_id.strip().isdigit():
-            raise ApiError(422, "validation_error", "Last-Event-ID must be an event sequence number")
-        cursor = int(last_event_id)
+    cursor = int(last_event_id) if last_event_id is not None else after
     if format == "json":
         return await _events_page(services, task, cursor, limit)
     if not services.streams.acquire(caller.key_id):

@@ -22,7 +22,7 @@ from agent_runtime.api.deps import (
 )
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import SubmitTask, TaskAccepted, TaskView, task_links
-from agent_runtime.errors import ConflictError
+from agent_runtime.errors import ConflictError, SessionBusyError
 from agent_runtime.events import TaskCancelled, TaskFailed, Usage
 from agent_runtime.store.base import TaskRecord, request_hash
 
@@ -43,7 +43,8 @@ async def submit_task(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
     """Submit a task (the `submit` role); it runs in the background, owned by the caller's principal.
-    Follow it at `links.events`."""
+    Tasks of one session run one at a time in submit order: a later one waits, queued, for the one
+    before it (or, with AGENT_PLATFORM_SESSION_BUSY=reject, is refused with 409). Follow it at `links.events`."""
     runtime = runtime_of(services, agent)
     require_role(caller, "submit", "submit tasks")
     overrides = body.limit_overrides()
@@ -58,7 +59,12 @@ async def submit_task(
     digest = request_hash({"agent": agent, **body.model_dump(mode="json")}) if idempotency_key else None
     # Idempotency keys are per principal ('#' is not in principal names): another's key finds nothing.
     scoped_key = f"{caller.name}#{idempotency_key}" if idempotency_key else None
-    task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest)
+    try:
+        task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest,
+                                                         session_busy=services.session_busy)
+    except SessionBusyError as exc:  # AGENT_PLATFORM_SESSION_BUSY=reject
+        raise ApiError(409, "session_busy", f"session {body.session_id!r} is busy: {exc}; submit again when "
+                       f"{exc.waiting_for} has ended") from None
     if created:
         try:
             await services.queue.send(task.task_id, agent)
