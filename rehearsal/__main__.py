@@ -77,12 +77,12 @@ KNOWN_GAPS = [
 
 
 REQUEST_COUNTS_NOTE = (
-    "aws_requests_per_task counts the task's work and is the same from run to run, except that the worker "
-    "batches the events that pile up while a store write is in flight, so a task with parallel tool calls "
-    "(research) may take a BatchWriteItem/UpdateItem pair or two more or less (the items they carry, "
-    "dynamodb_items_batch_written_per_task, are the same); "
-    "aws_requests_per_task_time_dependent counts what repeats with time (status polls, SSE reads, the "
-    "worker's once-a-second cancel watch, lease renewals, visibility extensions) and varies between runs")
+    "aws_requests_per_task counts the task's work: the same from run to run except the worker's batched "
+    "progress writes (it coalesces the events that pile up while a store write is in flight), which vary by "
+    "a BatchWriteItem/UpdateItem pair or two with timing; dynamodb_items_batch_written_per_task, the items "
+    "those writes carry, stays within one item. aws_requests_per_task_time_dependent counts what repeats "
+    "with time (status polls, SSE reads, the worker's once-a-second cancel watch, lease renewals, "
+    "visibility extensions) and varies between runs")
 
 
 def _costs(stage: Stage, session: Session) -> dict[str, Any]:
