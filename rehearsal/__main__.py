@@ -77,12 +77,13 @@ KNOWN_GAPS = [
 
 
 REQUEST_COUNTS_NOTE = (
-    "aws_requests_per_task counts the task's work: the same from run to run except the worker's batched "
-    "progress writes (it coalesces the events that pile up while a store write is in flight), which vary by "
-    "a BatchWriteItem/UpdateItem pair or two with timing; dynamodb_items_batch_written_per_task, the items "
-    "those writes carry, stays within one item. aws_requests_per_task_time_dependent counts what repeats "
-    "with time (status polls, SSE reads, the worker's once-a-second cancel watch, lease renewals, "
-    "visibility extensions) and varies between runs")
+    "aws_requests_per_task counts the task's work apart from its progress writes, and is the same from run "
+    "to run; aws_requests_per_task_progress_writes counts the batched writes of its events and checkpoints "
+    "(the worker writes what piled up during the previous write, so their number follows the timing: a "
+    "BatchWriteItem/UpdateItem pair or two more or less; dynamodb_items_batch_written_per_task, the items "
+    "they carry, stays within one); aws_requests_per_task_time_dependent counts what repeats with time "
+    "(status polls, SSE reads, the worker's once-a-second cancel watch, lease renewals, visibility "
+    "extensions). All three are priced in usd_per_task")
 
 
 def _costs(stage: Stage, session: Session) -> dict[str, Any]:
@@ -90,13 +91,15 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
     per_task: dict[str, Any] = {}
     polling: dict[str, Any] = {}
     batched: dict[str, int] = {}
+    progress: dict[str, Any] = {}
     usd: dict[str, float] = {}
     breakdown: dict[str, dict[str, float]] = {}
     for agent, scenario in COST_TASKS.items():
         task = session.tasks.get(scenario)
         mine = costs.platform_calls(calls, task)
         per_task[agent] = costs.request_counts(mine)
-        polling[agent] = costs.request_counts(mine, time_dependent=True)
+        polling[agent] = costs.request_counts(mine, "time")
+        progress[agent] = costs.request_counts(mine, "progress")
         batched[agent] = costs.items_batch_written(mine)
         by_service = costs.price_calls(mine)
         spec = stage.specs[agent]
@@ -108,7 +111,7 @@ def _costs(stage: Stage, session: Session) -> dict[str, Any]:
         usd[agent] = round(sum(by_service.values()), 8)
         breakdown[agent] = {k: round(v, 8) for k, v in sorted(by_service.items())}
     return {"aws_requests_per_task": per_task, "aws_requests_per_task_time_dependent": polling,
-            "dynamodb_items_batch_written_per_task": batched, "usd_per_task": usd, "usd_per_task_by_service": breakdown,
+            "aws_requests_per_task_progress_writes": progress, "dynamodb_items_batch_written_per_task": batched, "usd_per_task": usd, "usd_per_task_by_service": breakdown,
             "request_counts_note": REQUEST_COUNTS_NOTE,
             "fixed_usd_per_month": costs.fixed_monthly(stage.assembly), "prices_date": costs.PRICES_DATE}
 
@@ -117,8 +120,10 @@ def _print_costs(results: dict[str, Any]) -> None:
     print(f"\ncost per task in AWS (us-east-1 prices of {results['prices_date']}, without the LLM):")
     for agent, dollars in results["usd_per_task"].items():
         requests = sum(results["aws_requests_per_task"][agent].values())
+        writes = sum(results["aws_requests_per_task_progress_writes"][agent].values())
         polls = sum(results["aws_requests_per_task_time_dependent"][agent].values())
-        print(f"  {agent:<10} ${dollars:.6f}  ({requests} AWS requests for the work, {polls} that repeat with time)")
+        print(f"  {agent:<10} ${dollars:.6f}  (AWS requests: {requests} for the work, {writes} progress writes, "
+              f"{polls} that repeat with time)")
     fixed = results["fixed_usd_per_month"]
     print(f"platform at rest: ${sum(fixed.values()):.2f}/month ({', '.join(f'{k} ${v}' for k, v in fixed.items())})")
 

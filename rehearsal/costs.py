@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from rehearsal.gateway import Call
+from rehearsal.gateway import PROGRESS_WRITE, Call
 
 PRICES_DATE = "2026-12-01"
 PRICES: dict[str, float] = {
@@ -47,12 +47,17 @@ def platform_calls(calls: Iterable[Call], task_id: str | None) -> list[Call]:
             and c.principal.startswith(("service:", "function:"))]
 
 
-def request_counts(calls: Iterable[Call], *, time_dependent: bool = False) -> dict[str, int]:
-    """service:Action -> count of the task's work (same in every run), or with `time_dependent` of the
-    requests that repeat with time (polls, lease renewals, visibility extensions; `gateway.shape`).
-    Denied requests are included: AWS bills them too for most services."""
-    chosen = [c for c in calls if bool(c.extra.get("shape")) == time_dependent]
-    return dict(sorted(Counter(c.action for c in chosen).items()))
+def request_counts(calls: Iterable[Call], kind: str = "work") -> dict[str, int]:
+    """service:Action -> count of one kind of the task's requests (`gateway.shape`):
+    "work", the same in every run; "progress", the batched writes of its events and checkpoints (their
+    number follows the timing of the batches; `items_batch_written` does not); "time", what repeats
+    with time (polls, lease renewals, visibility extensions). Denied requests are included: AWS bills
+    them too for most services."""
+    def kind_of(c: Call) -> str:
+        found = c.extra.get("shape")
+        return "work" if not found else "progress" if found == PROGRESS_WRITE else "time"
+
+    return dict(sorted(Counter(c.action for c in calls if kind_of(c) == kind).items()))
 
 
 def items_batch_written(calls: Iterable[Call]) -> int:

@@ -249,10 +249,14 @@ def _set_attributes(params: dict[str, Any]) -> list[str]:
             for a in expression[4:].split(",")]
 
 
+PROGRESS_WRITE = "progress write"
+
+
 def shape(request: Request) -> str | None:
-    """What a request is for when it repeats with time rather than with the task's work: a read of the
-    task record, its events or approvals (status polls, SSE, the worker's watch for cancel requests and
-    decisions), a lease renewal or a visibility extension. None for everything else."""
+    """What a request is for when its count depends on timing rather than on the task's work: a read of
+    the task record, its events or approvals (status polls, SSE, the worker's watch for cancel requests and
+    decisions), a lease renewal, a visibility extension, or a progress write (events and checkpoints, which
+    the worker batches by what piled up during the previous write). None for everything else."""
     params, name = request.params, request.action.split(":", 1)[1]
     if request.service == "sqs":
         return "visibility extension" if name == "ChangeMessageVisibility" else None
@@ -270,4 +274,6 @@ def shape(request: Request) -> str | None:
         return "approvals read"
     if name == "UpdateItem" and _set_attributes(params) == ["lease_until"]:
         return "lease renewal"
+    if name == "BatchWriteItem" or (name == "UpdateItem" and {"last_seq", "checkpoint"} & set(_set_attributes(params))):
+        return PROGRESS_WRITE
     return None

@@ -82,3 +82,6 @@ def test_polls_and_renewals_are_told_from_the_task_s_work() -> None:
     assert shape(_dynamodb("UpdateItem", claim)) is None
     events = {"ExpressionAttributeValues": {":lo": {"S": "EVT#0000000003"}}}
     assert shape(_dynamodb("Query", events)) == "event log read"
+    progress = {"UpdateExpression": "SET #last_seq = :last_seq, #checkpoint = :checkpoint",
+                "ExpressionAttributeNames": {"#last_seq": "last_seq", "#checkpoint": "checkpoint"}}
+    assert shape(_dynamodb("UpdateItem", progress)) == "progress write"
