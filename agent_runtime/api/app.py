@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from agent_runtime import __version__
+from agent_runtime.api import console
 from agent_runtime.api.body_limit import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
 from agent_runtime.api.deps import ApiServices
 from agent_runtime.api.errors import add_error_handlers
@@ -48,6 +49,7 @@ def create_app(
     app.add_middleware(Gate, keys=services.keys, limiter=services.limiter)  # added last: runs first
     add_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(console.router)  # the web console's static files at /console (no key to load)
     _document_agents(app, services.agent_names)
     return app
 

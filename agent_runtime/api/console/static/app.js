@@ -1,0 +1,141 @@
+// The console's entry point: sign-in, the agents page with the submit form, and the hash router
+// (#/ agents, #/tasks/<agent>/<task id> a task). Every API call goes through api.js.
+
+import { ApiError, call, key } from "./api.js";
+import { el, field, replace } from "./dom.js";
+import { showTask } from "./task.js";
+
+const main = document.getElementById("main");
+const notice = document.getElementById("notice");
+const signOut = document.getElementById("sign-out");
+const RECENT = "agent-platform.recent-tasks";
+let leaving = () => {};
+
+/** Show an error (or clear it with null) in the page's alert line. */
+export function alertUser(message) {
+  notice.hidden = !message;
+  notice.textContent = message ?? "";
+}
+
+function signInView(message) {
+  const input = el("input", { type: "password", name: "api-key", autocomplete: "off", required: true });
+  const form = el("form", { class: "card narrow", attrs: { "aria-label": "Sign in" } },
+    el("h2", { text: "Sign in" }),
+    el("p", { text: "Enter an API key of this platform. It stays in this browser tab (session storage) " +
+                    "and is sent only to this server, as the bearer header." }),
+    field("API key", input),
+    el("button", { type: "submit", text: "Sign in" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    key.set(input.value.trim());
+    await route();
+  });
+  replace(main, form);
+  alertUser(message);
+  input.focus();
+}
+
+function recentTasks() {
+  try { return JSON.parse(sessionStorage.getItem(RECENT) || "[]"); } catch { return []; }
+}
+
+function remember(agent, taskId, text) {
+  const recent = [{ agent, taskId, text: text.slice(0, 80) }, ...recentTasks()].slice(0, 20);
+  sessionStorage.setItem(RECENT, JSON.stringify(recent));
+}
+
+function limitsFrom(form) {
+  const limits = {};
+  for (const name of ["max_steps", "max_seconds", "max_cost_usd", "approval_timeout_s"]) {
+    const value = form.elements[name].value.trim();
+    if (value) limits[name] = Number(value);
+  }
+  return limits;
+}
+
+function submitForm(agents) {
+  const agent = el("select", { name: "agent" }, agents.map((a) => el("option", { value: a.name, text: a.name })));
+  const task = el("textarea", { name: "task", rows: 4, required: true, maxLength: 32000 });
+  const session = el("input", { name: "session", pattern: "[A-Za-z0-9][A-Za-z0-9._:\\-]{0,127}" });
+  const limit = (name, label) => field(label, el("input", { name, type: "number", min: 0, step: "any" }));
+  const form = el("form", { class: "card", attrs: { "aria-label": "Submit a task" } },
+    el("h2", { text: "Submit a task" }),
+    field("Agent", agent), field("Task", task), field("Session", session, "optional: tasks with one session share memory"),
+    el("details", {}, el("summary", { text: "Limits (optional)" }),
+      el("div", { class: "limits" }, limit("max_steps", "Max steps"), limit("max_seconds", "Max seconds"),
+        limit("max_cost_usd", "Max cost (USD)"), limit("approval_timeout_s", "Approval timeout (s)"))),
+    el("button", { type: "submit", text: "Submit" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { input: task.value };
+    if (session.value.trim()) body.session_id = session.value.trim();
+    const limits = limitsFrom(form);
+    if (Object.keys(limits).length) body.limits = limits;
+    try {
+      const accepted = await call("POST", `/v1/agents/${encodeURIComponent(agent.value)}/tasks`, body);
+      remember(accepted.agent, accepted.task_id, task.value);
+      location.hash = `#/tasks/${encodeURIComponent(accepted.agent)}/${encodeURIComponent(accepted.task_id)}`;
+    } catch (error) {
+      handle(error);
+    }
+  });
+  return form;
+}
+
+function agentCard(agent) {
+  return el("article", { class: "card agent", attrs: { "aria-label": `Agent ${agent.name}` } },
+    el("h3", { text: agent.name }),
+    el("p", { text: agent.description }),
+    el("ul", { class: "tools" }, agent.tools.map((tool) => el("li", { title: tool.description },
+      el("code", { text: tool.name }), tool.sensitive ? el("span", { class: "badge", text: "needs approval" }) : null))));
+}
+
+async function agentsView() {
+  const { agents } = await call("GET", "/v1/agents");
+  const recent = recentTasks();
+  replace(main,
+    submitForm(agents),
+    recent.length ? el("section", { class: "card", attrs: { "aria-label": "Recent tasks" } },
+      el("h2", { text: "Recent tasks (this tab)" }),
+      el("ul", {}, recent.map((t) => el("li", {},
+        el("a", { href: `#/tasks/${encodeURIComponent(t.agent)}/${encodeURIComponent(t.taskId)}`, text: t.taskId }),
+        " ", el("span", { class: "muted", text: t.text }))))) : null,
+    el("section", { attrs: { "aria-label": "Agents" } }, el("h2", { text: "Agents" }),
+      el("div", { class: "grid" }, agents.map(agentCard))));
+}
+
+/** Show an API failure: a refused key goes back to sign-in, anything else to the alert line. */
+export function handle(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    key.clear();
+    signInView(error.message);
+  } else {
+    alertUser(error instanceof ApiError ? `${error.code}: ${error.message}` : String(error));
+  }
+}
+
+async function route() {
+  leaving();
+  leaving = () => {};
+  alertUser(null);
+  signOut.hidden = !key.get();
+  if (!key.get()) {
+    signInView();
+    return;
+  }
+  const task = /^#\/tasks\/([^/]+)\/([^/]+)$/.exec(location.hash);
+  try {
+    if (task) leaving = await showTask(main, decodeURIComponent(task[1]), decodeURIComponent(task[2]), handle);
+    else await agentsView();
+  } catch (error) {
+    handle(error);
+  }
+}
+
+signOut.addEventListener("click", () => {
+  key.clear();
+  location.hash = "#/";
+  route();
+});
+window.addEventListener("hashchange", route);
+route();
