@@ -13,6 +13,7 @@ export function el(tag, props = {}, ...children) {
     else if (key === "text") node.textContent = String(value);
     else if (key === "attrs") for (const [name, v] of Object.entries(value)) node.setAttribute(name, String(v));
     else if (key === "on") for (const [name, handler] of Object.entries(value)) node.addEventListener(name, handler);
+    else if (/html/i.test(key)) throw new Error(`el(): ${key} would parse markup; use text`);
     else node[key] = value;
   }
   append(node, ...children);
