@@ -21,11 +21,13 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from bench import api, bench_search, concurrency, cost, lambda_tools, overhead, parallel
+from bench import api, bench_search, concurrency, cost, deployed, lambda_tools, overhead, parallel
 from bench.common import REPO, raise_fd_limit
+from bench.table import Row
+from bench.table import fmt as _f
+from bench.table import missing as _missing
 
 RESULTS = REPO / "bench" / "results.json"
 
@@ -95,6 +97,7 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
         "api": ("5", "through the API", lambda: asyncio.run(api.run())),
         "search": ("S", "search over 10,000 documents", _search),
         "lambda_tools": ("L", "1,000 tasks calling Lambda tools", lambda_tools.run),
+        "deployed": ("D", "the deployed path: DynamoDB, SQS and Lambda per step", deployed.run),
         "cost": ("6", "cost per task", lambda: _cost(results)),
     }
 
@@ -135,44 +138,6 @@ def _split_durable(both: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 # -- the table ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of the table; `met` is None when the figure has no goal."""
-
-    section: str
-    figure: str
-    value: str
-    reference: str = ""
-    goal: str = ""
-    met: bool | None = None
-
-    @property
-    def status(self) -> str:
-        """met, MISSED, NOT MEASURED, or empty for a figure without a goal."""
-        if self.value.startswith("not measured"):
-            return "NOT MEASURED" if self.goal else ""
-        if self.met is None:
-            return ""
-        return "met" if self.met else "MISSED"
-
-
-def _f(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _missing(section: dict[str, Any], *keys: str) -> str | None:
-    """'not measured: why' when the section failed or lacks a key, else None."""
-    if "error" in section:
-        error = str(section["error"])
-        return f"not measured: {error[:50]}{'... (results.json)' if len(error) > 50 else ''}"
-    absent = [k for k in keys if section.get(k) is None]
-    return f"not measured: no {', '.join(absent)}" if absent else None
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
@@ -262,7 +227,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("S", "search: query p50 / p95 ms", f"{_f(se['query_p50_ms'])} / {_f(se['query_p95_ms'])}"),
             Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
         ]
-    return out + _lambda_rows(r.get("lambda_tools", NOT_RUN))
+    return out + _lambda_rows(r.get("lambda_tools", NOT_RUN)) + deployed.rows(r.get("deployed", NOT_RUN))
 
 
 def _lambda_rows(la: dict[str, Any]) -> list[Row]:

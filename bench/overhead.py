@@ -20,7 +20,7 @@ from bench.loops import LOOPS, Loop
 STEPS = 20
 # Result key prefix per loop.
 KEYS = {"ours": "", "floor": "floor_", "sdk_create": "openai_sdk_", "sdk_post": "openai_post_",
-        "durable": "durable_"}
+        "durable": "durable_", "deployed": "deployed_"}
 LOOP_NAMES = ("floor", "sdk_create", "sdk_post", "ours", "durable")
 
 
