@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import api, bench_search, concurrency, cost, deployed, lambda_tools, overhead, parallel
+from bench import api, bench_search, cold_start, concurrency, cost, deployed, lambda_tools, overhead, parallel
 from bench.common import REPO, raise_fd_limit
 from bench.table import Row
 from bench.table import fmt as _f
@@ -98,6 +98,7 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
         "search": ("S", "search over 10,000 documents", _search),
         "lambda_tools": ("L", "1,000 tasks calling Lambda tools", lambda_tools.run),
         "deployed": ("D", "the deployed path: DynamoDB, SQS and Lambda per step", deployed.run),
+        "cold_start": ("C", "cold starts: the AWS-configured server, the tool handlers", cold_start.run),
         "cost": ("6", "cost per task", lambda: _cost(results)),
     }
 
@@ -227,7 +228,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("S", "search: query p50 / p95 ms", f"{_f(se['query_p50_ms'])} / {_f(se['query_p95_ms'])}"),
             Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
         ]
-    return out + _lambda_rows(r.get("lambda_tools", NOT_RUN)) + deployed.rows(r.get("deployed", NOT_RUN))
+    return (out + _lambda_rows(r.get("lambda_tools", NOT_RUN)) + deployed.rows(r.get("deployed", NOT_RUN))
+            + cold_start.rows(r.get("cold_start", NOT_RUN)))
 
 
 def _lambda_rows(la: dict[str, Any]) -> list[Row]:

@@ -8,6 +8,7 @@ counts against the runtime's process.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,13 @@ TABLE = "bench-platform"
 QUEUE = "bench-research"
 # Dummy credentials: moto accepts any; they keep boto3 from looking for real ones.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

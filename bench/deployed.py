@@ -66,7 +66,7 @@ class Deployed:
                                            aws_access_key_id="bench", aws_secret_access_key="bench")
         self.calls.watch(self.store.client, self.queue.client, lambda_client)
         self.model = bench_model(model_url)
-        tools = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client, max_calls=64),
+        tools: dict[str, Any] = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client, max_calls=64),
                  "sleep": SleepTool()}
         runtime = AgentRuntime(bench_agent(max_steps), self.model, tools)
         # The deployed server's timings (agent_runtime.server.create_platform with SQS).
