@@ -3,11 +3,13 @@
 1. overhead per step and 2. durable overhead (`bench.overhead`), 3. parallel tools
 (`bench.parallel`), 4. concurrency per process (`bench.concurrency`), 5. through the
 API (`bench.api`), the search tool (`bench.bench_search`), L. Lambda tools
-(`bench.lambda_tools`), then 6. cost per task (`bench.cost`) from 1. and 4. It prints
+(`bench.lambda_tools`), D. the deployed path on DynamoDB, SQS and Lambda
+(`bench.deployed`), C. cold starts (`bench.cold_start`), P. packing on one core
+(`bench.packing`), then 6. cost per task (`bench.cost`) from 1. and 4. It prints
 one table, each figure next to its goal and its same-run reference, and writes the
 figures to bench/results.json. Naming sections (overhead, parallel, concurrency, api,
-search, lambda_tools, cost) runs only those and keeps the other sections' figures from
-the file. A section that fails is reported as not measured, with the reason; no figure
+search, lambda_tools, deployed, cold_start, packing, cost) runs only those and keeps
+the other sections' figures from the file. A section that fails is reported as not measured, with the reason; no figure
 is ever filled in. Progress goes to stderr.
 """
 
@@ -23,7 +25,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import api, bench_search, cold_start, concurrency, cost, deployed, lambda_tools, overhead, parallel
+from bench import (
+    api,
+    bench_search,
+    cold_start,
+    concurrency,
+    cost,
+    deployed,
+    lambda_tools,
+    overhead,
+    packing,
+    parallel,
+)
 from bench.common import REPO, raise_fd_limit
 from bench.table import Row
 from bench.table import fmt as _f
@@ -99,6 +112,7 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
         "lambda_tools": ("L", "1,000 tasks calling Lambda tools", lambda_tools.run),
         "deployed": ("D", "the deployed path: DynamoDB, SQS and Lambda per step", deployed.run),
         "cold_start": ("C", "cold starts: the AWS-configured server, the tool handlers", cold_start.run),
+        "packing": ("P", "packing: concurrent tasks on one core", packing.run),
         "cost": ("6", "cost per task", lambda: _cost(results)),
     }
 
@@ -229,7 +243,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
         ]
     return (out + _lambda_rows(r.get("lambda_tools", NOT_RUN)) + deployed.rows(r.get("deployed", NOT_RUN))
-            + cold_start.rows(r.get("cold_start", NOT_RUN)))
+            + cold_start.rows(r.get("cold_start", NOT_RUN)) + packing.rows(r.get("packing", NOT_RUN)))
 
 
 def _lambda_rows(la: dict[str, Any]) -> list[Row]:

@@ -195,7 +195,7 @@ def bench_model(base_url: str) -> Any:
     return OpenAIModel(MODEL, base_url=base_url, api_key=API_KEY, tool_mode="native", max_retries=2, timeout_s=120)
 
 
-BENCH_TOOLS = {"note": NoteTool(), "sleep": SleepTool()}
+BENCH_TOOLS: dict[str, Any] = {"note": NoteTool(), "sleep": SleepTool()}
 
 
 class DurableLoop:
