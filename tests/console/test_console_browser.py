@@ -20,14 +20,16 @@ from agent_runtime.settings import Settings
 from agent_runtime.task_run import AgentRuntime
 from tests.api.support import API_KEY, CountingTool, ServerThread
 from tests.console.webdriver import Browser, browser_missing, chromium
-from tests.fakes.scripted_model import ScriptedModel, call, final
+from tests.fakes.scripted_model import ScriptedModel, call, final, tool_results
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ANSWER = ("**Published** to `reports/blue-green.md`.\n\n---\n\n# Blue/green deploys\n\n"
           "Roll back by switching traffic to the *previous* colour.\n\n- one\n- two\n\n"
           "<script>document.title='pwned'</script> [a link](javascript:alert(1)) [docs](https://example.com/x)")
 SCRIPT = {"Write": [call("search_documents", {"text": HOSTILE}), call("publish_report", {"text": "post"}),
-                    final(ANSWER)]}
+                    final(ANSWER)],
+          "Publish": [call("publish_report", {"text": "post"}), final(lambda m: f"the tool said: {tool_results(m)[-1]}")],
+          "Slow": [call("search_documents", {"seconds": 30}), final("never")]}
 
 _missing = browser_missing()
 if _missing and os.environ.get("CI"):
@@ -115,3 +117,40 @@ def test_submit_watch_live_approve_and_read_the_answer(server: str, browser: Bro
     assert errors == []  # no CSP violation, no script error
     if os.environ.get("CONSOLE_SCREENSHOT"):
         b.screenshot(Path(os.environ["CONSOLE_SCREENSHOT"]))
+
+
+def _submit(b: Browser, url: str, text: str) -> None:
+    """Submit `text` to the content agent from the agents page (signing in first if this tab has no key)."""
+    b.get(f"{url}/console/#/")
+    if b.run("return sessionStorage.getItem('agent-platform.api-key')") is None:
+        _sign_in(b, url)
+    b.wait(lambda: b.find_all("//*[@aria-label='Agent content']", xpath=True), what="the agents page")
+    b.click(b.find("//select[@id=//label[normalize-space()='Agent']/@for]/option[@value='content']", xpath=True))
+    b.type(b.field("Task"), text)
+    b.click(b.button("Submit"))
+    b.wait(lambda: "#/tasks/content/content-" in b.url(), what="the task page")
+
+
+def test_deny_and_the_model_is_told(server: str, browser: Browser) -> None:
+    b = browser
+    _submit(b, server, "Publish this note")
+    deny = b.wait(lambda: b.find_all("//button[normalize-space()='Deny']", xpath=True), what="an approval card")
+    b.type(b.find("//*[@id=//label[normalize-space()='Reason (optional)']/@for]", xpath=True), "not today")
+    b.click(deny[0])
+    b.wait(lambda: b.text(b.find(".state")) == "succeeded", what="the succeeded state")
+    assert "publish_report denied by default: not today" in b.text(b.region("Events"))
+    assert "the tool said:" in b.text(b.region("Answer"))
+
+
+def test_cancel_a_running_task(server: str, browser: Browser) -> None:
+    b = browser
+    _submit(b, server, "Slow research")
+    b.wait(lambda: "tool.started" in _event_types(b), what="the slow tool running")
+    assert b.text(b.find(".state")) == "running"
+    b.click(b.button("Cancel task"))
+    b.wait(lambda: b.text(b.find(".state")) == "cancelled", what="the cancelled state")
+    assert _event_types(b)[-1] == "task.cancelled" and "Cancelled" in b.text(b.region("Answer"))
+    b.run("document.body.dataset.stale = 'yes'; location.reload()")  # a fresh page replays the stored events
+    b.wait(lambda: not b.run("return document.body.dataset.stale") and _event_types(b)[-1:] == ["task.cancelled"],
+           what="the replayed events")
+    assert b.text(b.find(".state")) == "cancelled" and b.run("return arguments[0].disabled", b.button("Cancel task"))

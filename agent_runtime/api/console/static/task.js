@@ -20,7 +20,7 @@ function timeLeft(deadline) {
 /** The page's nodes, built once; `render` functions below fill them. */
 function layout(agent, task) {
   const ui = {
-    state: el("strong", { class: "state", attrs: { role: "status", "aria-live": "polite" }, text: task.state }),
+    state: el("strong", { class: "state", attrs: { role: "status", "aria-live": "polite" } }),
     step: el("span", { text: String(task.steps ?? 0) }),
     tokens: el("span", { text: String(tokens(task.usage)) }),
     cost: el("span", { text: usd(task.cost_usd) }),
@@ -110,7 +110,8 @@ export async function showTask(main, agent, taskId, handle) {
   const cards = new Map();
   const totals = { tokens: 0, cost: 0 };
   const controller = new AbortController();
-  const setState = (state) => {
+  const setState = (state) => {  // an ended task stays ended (a late reply may still say "running")
+    if (Object.values(ENDED).includes(ui.state.textContent)) return;
     ui.state.textContent = state;
     ui.cancel.disabled = Object.values(ENDED).includes(state);
   };
