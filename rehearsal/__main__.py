@@ -66,7 +66,8 @@ KNOWN_GAPS = [
     "TLS: everything runs over plain HTTP on loopback; aws:SecureTransport is taken as true",
     "Lambda: handlers run on this machine's Python, not python3.14 on arm64; the Powertools layer is played by "
     "the installed aws_lambda_powertools and pydantic",
-    "ECS: the container image is not built (no Docker); the task definition's command runs from the venv's package",
+    "ECS: the container image is not built (no Docker); the task definition's command runs from the venv's package; "
+    "each replica gets a host name of its own (socket.gethostname in a sitecustomize) but all share one pid space",
     "CloudWatch Logs: container and function log bytes are counted from the processes' output, not shipped",
     "DynamoDB capacity units are estimated from request/response sizes (moto does not meter them)",
     "WAF: the web ACL is neither provisioned nor applied (moto has no WAFv2); the router forwards every request",

@@ -145,7 +145,7 @@ class Stage:
         secret_values = {env: secrets.get_secret_value(SecretId=ref)["SecretString"]
                          for env, ref in spec.secrets.items()}
         base = {"AWS_ENDPOINT_URL": self.gateway.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambdas.url,
-                "PYTHONPATH": str(self._hooks()), "PYTHONFAULTHANDLER": "1"}
+                "PYTHONPATH": str(self._hooks()), "PYTHONFAULTHANDLER": "1", "REHEARSAL_HOSTNAME": f"ip-{name}"}
         replica = start_replica(spec, name, base_env=base, credentials=creds, secret_values=secret_values,
                                 workdir=self.workdir / "services")
         self._track(replica.proc.pid)
@@ -154,13 +154,16 @@ class Stage:
         return replica
 
     def _hooks(self) -> Path:
-        """A sitecustomize for the services: SIGUSR1 dumps every thread's stack into the replica's log."""
+        """A sitecustomize for the services: SIGUSR1 dumps every thread's stack into the replica's log, and
+        each replica has a host name of its own, as each Fargate task has (not this machine's, shared)."""
         hooks = self.workdir / "hooks"
         if not hooks.is_dir():
             hooks.mkdir()
             (hooks / "sitecustomize.py").write_text(
-                "import faulthandler, signal, sys\n"
-                "faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)\n")
+                "import faulthandler, os, signal, socket, sys\n"
+                "faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)\n"
+                "if os.environ.get('REHEARSAL_HOSTNAME'):\n"
+                "    socket.gethostname = lambda: os.environ['REHEARSAL_HOSTNAME']\n")
         return hooks
 
     def dump_stacks(self) -> list[str]:
