@@ -8,6 +8,7 @@ Every partition key an agent's items use starts with the agent's name and one se
 | `-` | `<agent>-<hex>` (the task id) | the task, its events, checkpoint messages and approvals |
 | `#` | `<agent>#IDEM#<key>` | one idempotency key |
 | `/` | `<agent>/<session id>` | one session's memory (the worker scopes session ids by agent) |
+| `#` | `<agent>#TASKS`, `<agent>#TASKS#<owner>` | the task listing's index: one item per task, newest first |
 
 Agent names are lowercase letters, digits and underscores (`AGENT_NAME`), so no agent's prefix is
 the start of another's: `research-*` cannot match a task of an agent named `research-v2`.
@@ -43,6 +44,12 @@ def owns_task(agent: str, task_id: str) -> bool:
 def idempotency_pk(agent: str, key: str) -> str:
     """The partition key of `agent`'s Idempotency-Key `key` (keys are per agent)."""
     return f"{agent}{IDEMPOTENCY_SEPARATOR}IDEM#{key}"
+
+
+def task_list_pk(agent: str, owner: str | None = None) -> str:
+    """The partition key of `agent`'s task listing: every task (`owner` None), or one principal's."""
+    base = f"{agent}{IDEMPOTENCY_SEPARATOR}TASKS"
+    return base if owner is None else f"{base}#{owner}"
 
 
 def scoped_session(agent: str, session_id: str) -> str:

@@ -206,6 +206,28 @@ class Store(Protocol):
     """Durable state of tasks. Every method is async; implementations never block the event loop."""
 
     # -- tasks ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ListPosition:
+    """Where a newest-first listing of an agent's tasks stopped: the last task looked at (its creation time
+    and id, the listing's order). The next page starts after it."""
+
+    created_at: float
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of a task listing, newest first; `next` is None when no older task is left to look at."""
+
+    tasks: list[TaskRecord]
+    next: ListPosition | None
+
+
+def list_position(task: TaskRecord) -> ListPosition:
+    """The listing position of a task."""
+    return ListPosition(task.created_at, task.task_id)
+
+
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
@@ -262,6 +284,15 @@ class Store(Protocol):
         self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
         saved_messages: int = 0, owner: str | None = None,
     ) -> None:
+    async def list_tasks(
+        self, agent: str, *, owner: str | None, state: TaskState | None = None, limit: int = 20,
+        after: ListPosition | None = None,
+    ) -> TaskPage:
+        """The agent's tasks newest first (by `created_at`, then task id), after `after`: only `owner`'s
+        (None: every principal's), only those in `state` if given, at most `limit`. A page may hold fewer
+        than `limit` tasks while `next` is set (the store bounds the work of one page); read on from `next`."""
+        ...
+
         """Append events and, with a checkpoint, its messages from index `saved_messages` on plus its
         counters. Work is proportional to what is new. `ConflictError` if `owner` lost the lease."""
         ...

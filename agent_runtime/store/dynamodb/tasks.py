@@ -24,7 +24,6 @@ from agent_runtime.store.base import (
     now,
     terminal_fields,
 )
-from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import (
     SESSION_SK,
     TASK_SK,
@@ -37,6 +36,7 @@ from agent_runtime.store.dynamodb.items import (
     task_from_item,
     text,
 )
+from agent_runtime.store.dynamodb.listing import DynamoListing
 from agent_runtime.store.encoding import dumps
 from agent_runtime.table_keys import idempotency_pk, owns_task, task_id_prefix
 
@@ -55,8 +55,8 @@ def _failed_writes(exc: ClientError, count: int) -> list[str] | None:
     return reasons if len(reasons) == count else None
 
 
-class DynamoTasks(DynamoTable):
-    """The task half of the `Store` protocol over DynamoDB."""
+class DynamoTasks(DynamoListing):
+    """The task half of the `Store` protocol over DynamoDB (with the listing, whose items a create writes)."""
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
@@ -83,7 +83,7 @@ class DynamoTasks(DynamoTable):
                 session = self._session_place(task, session_busy)
                 put_task = {"Put": {"TableName": self.table, "Item": self._task_item(task),
                                     "ConditionExpression": "attribute_not_exists(pk)"}}
-                writes = [w for w in (put_idem, put_task, session) if w is not None]
+                writes = [w for w in (put_idem, put_task, *self.list_index_puts(task), session) if w is not None]
                 try:
                     if len(writes) == 1:
                         self.client.put_item(**put_task["Put"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from agent_runtime.store.base import DEFAULT_RETENTION_S, IDEMPOTENCY_RETENTION_S, SESSION_RETENTION_S, now
 from agent_runtime.store.sqlite.approvals import SQLiteApprovals
 from agent_runtime.store.sqlite.progress import SQLiteProgress
-from agent_runtime.store.sqlite.schema import STORE_SCHEMA, add_missing_columns
+from agent_runtime.store.sqlite.schema import LIST_INDEXES, STORE_SCHEMA, add_missing_columns
 from agent_runtime.store.sqlite.sessions import SQLiteSessionMemory, SQLiteSessions
 from agent_runtime.store.sqlite.tasks import SQLiteTasks
 
@@ -32,6 +32,7 @@ class SQLiteStore(SQLiteTasks, SQLiteProgress, SQLiteApprovals, SQLiteSessions):
     ) -> None:
         super().__init__(path, schema=STORE_SCHEMA, threads=threads)
         add_missing_columns(self._conn())
+        self._conn().executescript(LIST_INDEXES)
         self.retention_s = retention_s
         self._purge_expired(self._conn())
         self._purge_sessions(session_retention_s)

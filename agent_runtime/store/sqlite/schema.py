@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """ + SESSION_SCHEMA
 
+# The task listing's indexes (newest first per agent, and per agent and owner). Created after
+# `add_missing_columns`, since files from before principals have no `owner` column until then.
+LIST_INDEXES = """
+CREATE INDEX IF NOT EXISTS tasks_by_agent ON tasks (agent, created_at, task_id);
+CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (agent, owner, created_at, task_id);
+"""
+
 TASK_COLUMNS = (
     "task_id, agent, state, input, session_id, metadata, limits, created_at, updated_at, started_at, "
     "finished_at, answer, error, stop_reason, steps, usage, cost_usd, last_seq, cancel_requested, attempts, "

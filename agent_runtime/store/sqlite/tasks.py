@@ -11,12 +11,15 @@ from agent_runtime.events import TerminalEvent
 from agent_runtime.store.base import (
     ACTIVE_STATES,
     IDEMPOTENCY_RETENTION_S,
+    ListPosition,
     SessionBusyPolicy,
+    TaskPage,
     TaskRecord,
     TaskState,
     busy_session_error,
     claim_conflict,
     event_row,
+    list_position,
     now,
     terminal_fields,
 )
@@ -210,3 +213,27 @@ class SQLiteTasks(SQLiteConnections):
             return [task_from_row(r) for r in rows]
 
         return await self._run(active)
+
+    async def list_tasks(
+        self, agent: str, *, owner: str | None, state: TaskState | None = None, limit: int = 20,
+        after: ListPosition | None = None,
+    ) -> TaskPage:
+        """One query on `tasks_by_owner` (or `tasks_by_agent` for every owner), newest first."""
+        where, params = ["agent = ?"], list[Any]([agent])
+        for column, value in (("owner", owner), ("state", state)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if after is not None:
+            where.append("(created_at, task_id) < (?, ?)")
+            params.extend((after.created_at, after.task_id))
+
+        def page() -> TaskPage:
+            rows = self._conn().execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE {' AND '.join(where)} "
+                "ORDER BY created_at DESC, task_id DESC LIMIT ?", (*params, limit + 1),
+            ).fetchall()
+            tasks = [task_from_row(r) for r in rows[:limit]]
+            return TaskPage(tasks, list_position(tasks[-1]) if len(rows) > limit else None)
+
+        return await self._run(page)
