@@ -278,12 +278,6 @@ def list_position(task: TaskRecord) -> ListPosition:
         """Tasks of these agents that have not ended (to re-enqueue them after a restart)."""
         ...
 
-    # -- events and checkpoints ------------------------------------------------
-
-    async def save_progress(
-        self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
-        saved_messages: int = 0, owner: str | None = None,
-    ) -> None:
     async def list_tasks(
         self, agent: str, *, owner: str | None, state: TaskState | None = None, limit: int = 20,
         after: ListPosition | None = None,
@@ -293,6 +287,12 @@ def list_position(task: TaskRecord) -> ListPosition:
         than `limit` tasks while `next` is set (the store bounds the work of one page); read on from `next`."""
         ...
 
+    # -- events and checkpoints ------------------------------------------------
+
+    async def save_progress(
+        self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
+        saved_messages: int = 0, owner: str | None = None,
+    ) -> None:
         """Append events and, with a checkpoint, its messages from index `saved_messages` on plus its
         counters. Work is proportional to what is new. `ConflictError` if `owner` lost the lease."""
         ...
