@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from agent_runtime.api.routes import agents, approvals, events, health, tasks
+from agent_runtime.api.routes import agents, approvals, events, health, task_list, tasks
 
 api_router = APIRouter()
-for _module in (health, agents, tasks, events, approvals):
+for _module in (health, agents, tasks, task_list, events, approvals):
     api_router.include_router(_module.router)
 
 __all__ = ["api_router"]
