@@ -41,9 +41,12 @@ async def task_events(
     after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="only events with a higher seq")] = 0,
     format: Annotated[str, Query(pattern="^(sse|json)$", description="sse (default) or json")] = "sse",
     limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page")] = 500,
-    last_event_id: Annotated[str | None, Header(
+    # Declared `str`, not `str | None`: the document shows a plain string, since a client told the header
+    # may be null would send the text "null". Absent, it is None (defaults are not validated).
+    last_event_id: Annotated[str, Header(
         alias="Last-Event-ID", pattern=CURSOR_PATTERN,
-        description="resume after this event seq (a reconnecting EventSource sends it); wins over ?after=")] = None,
+        description="resume after this event seq (a reconnecting EventSource sends it); wins over ?after=",
+    )] = None,  # type: ignore[assignment]
 ) -> Response:
     """Stream the task's events from the store: replay after `Last-Event-ID` (or `?after=`), then
     follow live until the terminal event; a heartbeat comment keeps idle connections open. A key may
