@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from agent_runtime.events import (
     STATE_OF_TERMINAL_EVENT,
     ApprovalRequested,
     ApprovalResolved,
+    TaskCancelled,
     TerminalEvent,
     is_terminal,
 )
@@ -64,6 +66,27 @@ class ScopedMemory:
     async def append(self, session_id: str, messages: list[Message]) -> None:
         await self._store.append(self._prefix + session_id, messages)
 
+
+
+async def settle_task(store: Store, task_id: str, terminal: TerminalEvent, *, owner: str | None) -> TerminalEvent:
+    """Store the terminal event, unless a cancel was accepted since the loop last looked: the API
+    answered that cancel 202, so the task ends `cancelled` (same seq, usage so far) whatever its own
+    end was. Returns the event stored; `ConflictError` if the task ended or the lease was lost."""
+    if isinstance(terminal, TaskCancelled):
+        await store.finish_task(task_id, terminal, owner=owner)
+        return terminal
+    try:
+        await store.finish_task(task_id, terminal, owner=owner, unless_cancelled=True)
+        return terminal
+    except ConflictError:
+        current = await store.get_task(task_id)
+        if current.terminal or (owner and current.lease_owner != owner) or not current.cancel_requested:
+            raise
+    cancelled = TaskCancelled(task_id=task_id, seq=terminal.seq, ts=time.time(), steps=terminal.steps,
+                              usage=terminal.usage, cost_usd=terminal.cost_usd, stop_reason="cancelled",
+                              duration_ms=terminal.duration_ms, reason="cancelled by request")
+    await store.finish_task(task_id, cancelled, owner=owner)
+    return cancelled
 
 
 class TaskRun:
@@ -130,7 +153,7 @@ class TaskRun:
     async def _finish(self, terminal: TerminalEvent) -> None:
         w, task = self.worker, self.task
         try:
-            await w.store.finish_task(task.task_id, terminal, owner=w.owner)
+            terminal = await settle_task(w.store, task.task_id, terminal, owner=w.owner)
         except ConflictError as exc:
             raise LeaseLostError(str(exc)) from None
         w.notifier.notify(("events", task.task_id))

@@ -28,7 +28,7 @@ from agent_runtime.settings import DEFAULT_MAX_ATTEMPTS
 from agent_runtime.store.base import Store, TaskRecord
 from agent_runtime.store.notify import Notifier
 from agent_runtime.takeover import lease_owner, release_dead_leases
-from agent_runtime.task_run import AgentRuntime, LeaseLostError, TaskRun
+from agent_runtime.task_run import AgentRuntime, LeaseLostError, TaskRun, settle_task
 
 __all__ = ["AgentRuntime", "LeaseLostError", "Worker"]
 
@@ -276,8 +276,8 @@ class Worker:
         seq = await self.store.last_seq(task.task_id) + 1
         event = TaskFailed(task_id=task.task_id, seq=seq, ts=time.time(), steps=task.steps, usage=task.usage,
                            cost_usd=task.cost_usd, stop_reason="error", error=reason)
-        try:
-            await self.store.finish_task(task.task_id, event, owner=owner)
+        try:  # a cancel accepted meanwhile ends it cancelled instead
+            await settle_task(self.store, task.task_id, event, owner=owner)
         except ConflictError:
             return
         self.notifier.notify(("events", task.task_id))

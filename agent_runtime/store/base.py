@@ -194,6 +194,11 @@ async def waiting_for(store: Store, task: TaskRecord) -> str | None:
     return None if prev.terminal else prev.task_id
 
 
+def cancelled_conflict(task_id: str) -> str:
+    """Why a write conditional on no cancel lost."""
+    return f"task {task_id} was cancelled"
+
+
 def decide_conflict(record: ApprovalRecord) -> str:
     """Why a decision on the approval lost: it was decided already, or its deadline passed."""
     if record.status != "pending":
@@ -268,10 +273,11 @@ def list_position(task: TaskRecord) -> ListPosition:
 
     async def finish_task(
         self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
-        from_states: Collection[str] = ACTIVE_STATES,
+        from_states: Collection[str] = ACTIVE_STATES, unless_cancelled: bool = False,
     ) -> TaskRecord:
         """Append the terminal event and settle the task in one write; `ConflictError` if the task is
-        not in `from_states` (or, with `owner`, is not leased by it)."""
+        not in `from_states` (or, with `owner`, is not leased by it; with `unless_cancelled`, once its
+        cancel was requested: a cancel the API accepted ends the task `cancelled`)."""
         ...
 
     async def active_tasks(self, agents: Collection[str]) -> list[TaskRecord]:
@@ -326,9 +332,10 @@ def list_position(task: TaskRecord) -> ListPosition:
 
     async def decide_approval(
         self, task_id: str, call_id: str, *, approved: bool, reason: str | None, decided_by: str,
-        enforce_deadline: bool = True,
+        enforce_deadline: bool = True, unless_cancelled: bool = False,
     ) -> ApprovalRecord:
-        """Decide a pending approval. `ConflictError` if already decided or (when enforced) past its deadline."""
+        """Decide a pending approval. `ConflictError` if already decided or (when enforced) past its deadline,
+        or (with `unless_cancelled`) once the task's cancel was requested, checked in the same write."""
         ...
 
     # -- session memory (the loop's Memory protocol) ----------------------------

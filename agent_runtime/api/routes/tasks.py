@@ -98,14 +98,20 @@ async def get_task(agent: AgentName, task_id: TaskId, services: Services, caller
              responses=error_responses(401, 403, 404, 409, 422, 429))
 async def cancel_task(agent: AgentName, task_id: TaskId, services: Services, caller: Caller) -> TaskView:
     """Cancel a task (its submitter, or an admin): the loop stops, in-flight tool calls included; usage
-    so far is kept."""
+    so far is kept. A 202 means the task ends `cancelled` (the store took the cancel while the task was
+    active, and the worker's end of the task is conditional on no cancel); a task that ended first is
+    a 409 `task_ended` naming its state."""
     store, notifier = services.store, services.notifier
     task = await task_of(services, agent, task_id, caller)
     if not caller.admin and task.owner != caller.name:  # an approver reads it, but it is not theirs
         raise ApiError(403, "forbidden", f"principal {caller.name!r} may not cancel another principal's task")
+    if not task.terminal:
+        try:
+            task = await store.request_cancel(task_id)
+        except ConflictError:  # it ended between the read and the write (conditional on an active task)
+            task = await store.get_task(task_id)
     if task.terminal:
         raise ApiError(409, "task_ended", f"task {task_id} already {task.state}")
-    task = await store.request_cancel(task_id)
     if task.state == "queued":  # no worker has it yet: settle it here
         seq = await store.last_seq(task_id) + 1
         event = TaskCancelled(task_id=task_id, seq=seq, ts=time.time(), steps=task.steps, usage=task.usage,

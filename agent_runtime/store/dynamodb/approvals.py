@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from agent_runtime.errors import ConflictError, NotFoundError
-from agent_runtime.store.base import ApprovalRecord, decide_conflict, now
+from agent_runtime.store.base import ApprovalRecord, cancelled_conflict, decide_conflict, now
 from agent_runtime.store.dynamodb.client import DynamoTable
 from agent_runtime.store.dynamodb.items import (
     Update,
@@ -58,7 +59,7 @@ class DynamoApprovals(DynamoTable):
 
     async def decide_approval(
         self, task_id: str, call_id: str, *, approved: bool, reason: str | None, decided_by: str,
-        enforce_deadline: bool = True,
+        enforce_deadline: bool = True, unless_cancelled: bool = False,
     ) -> ApprovalRecord:
         def decide() -> ApprovalRecord:
             t = now()
@@ -68,14 +69,30 @@ class DynamoApprovals(DynamoTable):
             cond = f"attribute_exists(pk) AND {upd.name('status')} = {upd.value('pending', s('pending'))}"
             if enforce_deadline:
                 cond += f" AND {upd.name('deadline')} >= {upd.value('now', n(t))}"
+            request = upd.request(self.table, self._key(task_id, f"APR#{call_id}"), cond)
             try:
-                out = self.client.update_item(
-                    **upd.request(self.table, self._key(task_id, f"APR#{call_id}"), cond), ReturnValues="ALL_NEW"
-                )
+                if unless_cancelled:
+                    self._decide_unless_cancelled(task_id, request)
+                    return self._get_approval(task_id, call_id)
+                out = self.client.update_item(**request, ReturnValues="ALL_NEW")
             except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                     raise
-                raise ConflictError(decide_conflict(self._get_approval(task_id, call_id))) from None
+                record = self._get_approval(task_id, call_id)
+                if record.status == "pending" and unless_cancelled:
+                    raise ConflictError(cancelled_conflict(task_id)) from None
+                raise ConflictError(decide_conflict(record)) from None
             return approval_from_item(out["Attributes"])
 
         return await self._run(decide)
+
+    def _decide_unless_cancelled(self, task_id: str, request: dict[str, Any]) -> None:
+        """The decision's update in one transaction with a check that the task's cancel was not
+        requested, so a decision and a cancel are ordered by the store (one of them loses)."""
+        check = Update()
+        self.client.transact_write_items(TransactItems=[
+            {"ConditionCheck": {"TableName": self.table, "Key": self._key(task_id),
+                                "ConditionExpression": f"attribute_exists(pk) AND {check.not_cancelled()}",
+                                "ExpressionAttributeNames": check.names, "ExpressionAttributeValues": check.values}},
+            {"Update": request},
+        ])

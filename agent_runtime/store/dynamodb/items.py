@@ -136,6 +136,11 @@ class Update:
         marks = [self.value(f"st{i}", s(st)) for i, st in enumerate(sorted(states))]
         return f"{self.name('state')} IN ({', '.join(marks)})"
 
+    def not_cancelled(self) -> str:
+        """A condition: the task's cancel has not been requested."""
+        flag = self.name("cancel_requested")
+        return f"(attribute_not_exists({flag}) OR {flag} = {self.value('no_cancel', {'BOOL': False})})"
+
     def request(self, table: str, key: Item, condition: str) -> dict[str, Any]:
         """The keyword arguments of an `update_item` call (or a transaction's `Update`)."""
         req: dict[str, Any] = {

@@ -221,7 +221,7 @@ class DynamoTasks(DynamoListing):
 
     async def finish_task(
         self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
-        from_states: Collection[str] = ACTIVE_STATES,
+        from_states: Collection[str] = ACTIVE_STATES, unless_cancelled: bool = False,
     ) -> TaskRecord:
         f = terminal_fields(event)
         row = event_row(event)
@@ -231,6 +231,8 @@ class DynamoTasks(DynamoListing):
             cond = "attribute_exists(pk) AND " + upd.states_in(from_states)
             if owner:
                 cond += f" AND {upd.name('lease_owner')} = {upd.value('owner', s(owner))}"
+            if unless_cancelled:
+                cond += f" AND {upd.not_cancelled()}"
             upd.set("state", s(f["state"])).set("stop_reason", s(f["stop_reason"])).set("steps", n(f["steps"]))
             upd.set("answer", s(f["answer"]) if f["answer"] is not None else None)
             upd.set("error", s(f["error"]) if f["error"] is not None else None)

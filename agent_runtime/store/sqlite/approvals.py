@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from agent_runtime.errors import ConflictError, NotFoundError
-from agent_runtime.store.base import ApprovalRecord, decide_conflict, now
+from agent_runtime.store.base import ApprovalRecord, cancelled_conflict, decide_conflict, now
 from agent_runtime.store.encoding import dumps
 from agent_runtime.store.sqlite.connection import SQLiteConnections
 from agent_runtime.store.sqlite.schema import approval_from_row
@@ -47,18 +47,21 @@ class SQLiteApprovals(SQLiteConnections):
 
     async def decide_approval(
         self, task_id: str, call_id: str, *, approved: bool, reason: str | None, decided_by: str,
-        enforce_deadline: bool = True,
+        enforce_deadline: bool = True, unless_cancelled: bool = False,
     ) -> ApprovalRecord:
         def decide(conn: sqlite3.Connection) -> ApprovalRecord:
             t = now()
             cur = conn.execute(
                 "UPDATE approvals SET status = ?, reason = ?, decided_by = ?, decided_at = ? "
-                "WHERE task_id = ? AND call_id = ? AND status = 'pending' AND (? OR deadline >= ?)",
+                "WHERE task_id = ? AND call_id = ? AND status = 'pending' AND (? OR deadline >= ?) "
+                "AND NOT (? AND EXISTS (SELECT 1 FROM tasks WHERE task_id = ? AND cancel_requested = 1))",
                 ("approved" if approved else "rejected", reason, decided_by, t, task_id, call_id,
-                 0 if enforce_deadline else 1, t),
+                 0 if enforce_deadline else 1, t, 1 if unless_cancelled else 0, task_id),
             )
             record = _read_approval(conn, task_id, call_id)
             if cur.rowcount == 0:
+                if record.status == "pending" and unless_cancelled:
+                    raise ConflictError(cancelled_conflict(task_id))
                 raise ConflictError(decide_conflict(record))
             return record
 

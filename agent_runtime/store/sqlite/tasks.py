@@ -173,12 +173,13 @@ class SQLiteTasks(SQLiteConnections):
 
     async def finish_task(
         self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
-        from_states: Collection[str] = ACTIVE_STATES,
+        from_states: Collection[str] = ACTIVE_STATES, unless_cancelled: bool = False,
     ) -> TaskRecord:
         f = terminal_fields(event)
         row = event_row(event)
         states = sorted(from_states)
         where = f"state IN ({marks(states)})" + (" AND lease_owner = ?" if owner else "")
+        where += " AND cancel_requested = 0" if unless_cancelled else ""
         where_params = [*states, *([owner] if owner else [])]
 
         def finish(conn: sqlite3.Connection) -> TaskRecord:
