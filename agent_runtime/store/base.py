@@ -206,11 +206,6 @@ def decide_conflict(record: ApprovalRecord) -> str:
     return f"approval {record.call_id} expired: its deadline passed"
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Durable state of tasks. Every method is async; implementations never block the event loop."""
-
-    # -- tasks ---------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ListPosition:
     """Where a newest-first listing of an agent's tasks stopped: the last task looked at (its creation time
@@ -233,6 +228,11 @@ def list_position(task: TaskRecord) -> ListPosition:
     return ListPosition(task.created_at, task.task_id)
 
 
+@runtime_checkable
+class Store(Protocol):
+    """Durable state of tasks. Every method is async; implementations never block the event loop."""
+
+    # -- tasks ---------------------------------------------------------------
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
