@@ -154,3 +154,23 @@ def test_cancel_a_running_task(server: str, browser: Browser) -> None:
     b.wait(lambda: not b.run("return document.body.dataset.stale") and _event_types(b)[-1:] == ["task.cancelled"],
            what="the replayed events")
     assert b.text(b.find(".state")) == "cancelled" and b.run("return arguments[0].disabled", b.button("Cancel task"))
+
+
+def test_the_agents_page_lists_tasks_from_the_api(server: str, browser: Browser) -> None:
+    """The per-agent list comes from GET /v1/agents/<agent>/tasks (newest first), not from this tab: a
+    task submitted from another tab's session shows too, with its state as text, and links to its page."""
+    b = browser
+    _submit(b, server, "Slow research")
+    task_url = b.url()
+    task_id = task_url.rsplit("/", 1)[-1]
+    b.run("sessionStorage.removeItem('agent-platform.recent-tasks'); location.hash = '#/'")
+    tasks = "//*[@aria-label='Tasks of content']//li"
+    b.wait(lambda: b.find_all(tasks, xpath=True), what="the content agent's task list")
+    first = b.find_all(tasks, xpath=True)[0]
+    assert task_id in b.text(first) and b.text(b.find(f"{tasks}//*[@class='state']", xpath=True)) in {
+        "queued", "running"}
+    b.click(b.find(f"{tasks}//a", xpath=True))
+    b.wait(lambda: b.url() == task_url and b.find_all("//button[normalize-space()='Cancel task']", xpath=True),
+           what="the task page from the list")
+    b.click(b.button("Cancel task"))
+    b.wait(lambda: b.text(b.find(".state")) == "cancelled", what="the cancelled state")

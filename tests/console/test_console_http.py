@@ -21,7 +21,8 @@ STATIC = files("agent_runtime.api.console") / "static"
 NAMES = sorted(p.name for p in STATIC.iterdir() if p.name.endswith((".html", ".css", ".js")))
 SCRIPTS = {name: (STATIC / name).read_text() for name in NAMES if name.endswith(".js")}
 TASK = "/v1/agents/content/tasks/content-0123456789abcdef0123456789abcdef"
-CONSOLE_CALLS = [("GET", "/v1/agents"), ("POST", "/v1/agents/content/tasks"), ("GET", TASK),
+CONSOLE_CALLS = [("GET", "/v1/agents"), ("POST", "/v1/agents/content/tasks"), ("GET", "/v1/agents/content/tasks"),
+                 ("GET", TASK),
                  ("GET", f"{TASK}/events"), ("POST", f"{TASK}/approvals/call_1_0"), ("POST", f"{TASK}/cancel")]
 
 

@@ -2,13 +2,13 @@
 // (#/ agents, #/tasks/<agent>/<task id> a task). Every API call goes through api.js.
 
 import { ApiError, call, key } from "./api.js";
-import { el, field, replace } from "./dom.js";
+import { append, el, field, replace } from "./dom.js";
 import { showTask } from "./task.js";
 
 const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 const signOut = document.getElementById("sign-out");
-const RECENT = "agent-platform.recent-tasks";
+const PAGE = 10; // tasks per page of an agent's list
 let leaving = () => {};
 
 /** Show an error (or clear it with null) in the page's alert line. */
@@ -33,15 +33,6 @@ function signInView(message) {
   replace(main, form);
   alertUser(message);
   input.focus();
-}
-
-function recentTasks() {
-  try { return JSON.parse(sessionStorage.getItem(RECENT) || "[]"); } catch { return []; }
-}
-
-function remember(agent, taskId, text) {
-  const recent = [{ agent, taskId, text: text.slice(0, 80) }, ...recentTasks()].slice(0, 20);
-  sessionStorage.setItem(RECENT, JSON.stringify(recent));
 }
 
 function limitsFrom(form) {
@@ -73,7 +64,6 @@ function submitForm(agents) {
     if (Object.keys(limits).length) body.limits = limits;
     try {
       const accepted = await call("POST", `/v1/agents/${encodeURIComponent(agent.value)}/tasks`, body);
-      remember(accepted.agent, accepted.task_id, task.value);
       location.hash = `#/tasks/${encodeURIComponent(accepted.agent)}/${encodeURIComponent(accepted.task_id)}`;
     } catch (error) {
       handle(error);
@@ -90,16 +80,43 @@ function agentCard(agent) {
       el("code", { text: tool.name }), tool.sensitive ? el("span", { class: "badge", text: "needs approval" }) : null))));
 }
 
+function taskItem(t) {
+  return el("li", {},
+    el("a", { href: `#/tasks/${encodeURIComponent(t.agent)}/${encodeURIComponent(t.task_id)}`, text: t.task_id }),
+    " ", el("span", { class: "state", text: t.state }), " ", el("span", { class: "muted", text: t.input.slice(0, 80) }));
+}
+
+/** An agent's tasks the key may read, newest first, from GET /v1/agents/<agent>/tasks; `Older tasks` pages on. */
+function taskList(agent) {
+  const list = el("ul", {});
+  const older = el("button", { type: "button", text: "Older tasks", hidden: true });
+  let cursor = null;
+  async function load() {
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (cursor) query.set("cursor", cursor);
+    try {
+      const page = await call("GET", `/v1/agents/${encodeURIComponent(agent)}/tasks?${query}`);
+      append(list, page.tasks.map(taskItem));
+      cursor = page.next_cursor;
+      older.hidden = !cursor;
+      if (!list.children.length && !cursor) append(list, el("li", { class: "muted", text: "no tasks yet" }));
+    } catch (error) {
+      if (error instanceof ApiError && error.status !== 401) append(list, el("li", { class: "muted", text: error.message }));
+      else handle(error);
+    }
+  }
+  older.addEventListener("click", load);
+  load();
+  return el("section", { class: "card", attrs: { "aria-label": `Tasks of ${agent}` } },
+    el("h3", { text: agent }), list, older);
+}
+
 async function agentsView() {
   const { agents } = await call("GET", "/v1/agents");
-  const recent = recentTasks();
   replace(main,
     submitForm(agents),
-    recent.length ? el("section", { class: "card", attrs: { "aria-label": "Recent tasks" } },
-      el("h2", { text: "Recent tasks (this tab)" }),
-      el("ul", {}, recent.map((t) => el("li", {},
-        el("a", { href: `#/tasks/${encodeURIComponent(t.agent)}/${encodeURIComponent(t.taskId)}`, text: t.taskId }),
-        " ", el("span", { class: "muted", text: t.text }))))) : null,
+    el("section", { attrs: { "aria-label": "Tasks" } }, el("h2", { text: "Tasks" }),
+      el("div", { class: "grid" }, agents.map((a) => taskList(a.name)))),
     el("section", { attrs: { "aria-label": "Agents" } }, el("h2", { text: "Agents" }),
       el("div", { class: "grid" }, agents.map(agentCard))));
 }
