@@ -193,6 +193,14 @@ def create_platform(
     return Platform(settings, store, queue, worker, app, runtimes, key_file)
 
 
+def console_url(host: str, port: int) -> str:
+    """The web console's URL for a server bound to `host`: an all-interfaces bind is opened on this machine."""
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/console/"
+
+
 def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Run API and worker until interrupted (SIGINT/SIGTERM hand running tasks back to the queue)."""
     import uvicorn
@@ -205,6 +213,7 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
     where = f"http://{host}:{port}"
     log.info("serving %s on %s (store %s, queue %s)", ", ".join(platform.runtimes), where, settings.store,
              settings.queue)
+    log.info("console: %s", console_url(host, port))
     if platform.key_file is not None:
         log.info("API key in %s (clients on this machine read it from there)", platform.key_file)
     # log_config=None: uvicorn keeps the handlers configure_logging gave its loggers (JSON in containers)
