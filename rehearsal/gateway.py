@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rehearsal.iam import Request, access_key_of, decide, parse
+from rehearsal.iam import Request, access_key_of, decide, parse, partition_key_of
 
 TASK_ID = re.compile(rb"\b[a-z][a-z0-9_]*-[0-9a-f]{32}\b")
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "expect", "host", "proxy-connection"}
@@ -96,6 +96,9 @@ class Gateway:
         self.recorder = recorder
         self.principals: dict[str, Principal] = {}
         self.task_of_key: Callable[[str], str | None] = lambda key: None
+        # Table name -> its DescribeTable `Table` (None: no such table), read from moto directly.
+        self.describe_table: Callable[[str], dict[str, Any] | None] = lambda table: None
+        self._descriptions: dict[str, dict[str, Any]] = {}
         self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -112,6 +115,15 @@ class Gateway:
 
     def register(self, access_key: str, principal: Principal) -> None:
         self.principals[access_key] = principal
+
+    def partition_key(self, table: str, index: str | None) -> str | None:
+        """The partition-key attribute of `table` (or of its index), by the table's description (cached)."""
+        if table not in self._descriptions:
+            description = self.describe_table(table)
+            if description is None:
+                return None
+            self._descriptions[table] = description
+        return partition_key_of(self._descriptions[table], index)
 
     def authorize(self, access_key: str, request: Request) -> tuple[Principal | None, str | None]:
         """(principal, None) when allowed, else (principal or None, reason)."""
@@ -164,7 +176,7 @@ class Gateway:
             _reply(h, 403, {}, b'{"message": "request is not signed"}')
             return
         access_key, service = who
-        request = parse(service, h.command, h.path, headers, body, self.secret_arns)
+        request = parse(service, h.command, h.path, headers, body, self.secret_arns, self.partition_key)
         principal, denied = self.authorize(access_key, request)
         label = principal.label if principal else "unknown"
         if denied is not None:

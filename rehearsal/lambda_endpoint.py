@@ -205,8 +205,10 @@ class LambdaEndpoint:
         log_before = worker.log_path.stat().st_size
         started = time.perf_counter()
         deadline = time.time() + fn.timeout_s
-        worker.proc.stdin.write(json.dumps({"payload": payload.decode(), "deadline": deadline}).encode() + b"\n")
-        worker.proc.stdin.flush()
+        stdin = worker.proc.stdin
+        assert stdin is not None  # started with stdin=PIPE
+        stdin.write(json.dumps({"payload": payload.decode(), "deadline": deadline}).encode() + b"\n")
+        stdin.flush()
         ready, _, _ = select.select([worker.results], [], [], fn.timeout_s)
         line = worker.results.readline() if ready else ""
         duration_ms = (time.perf_counter() - started) * 1000

@@ -8,6 +8,7 @@ import contextlib
 import shutil
 import signal
 import time
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,14 @@ from rehearsal.services import (
 
 OPERATOR_KEY = "AKIAREHEARSALOPERATOR"
 AGENT_ENV = "AGENT_PLATFORM_AGENT"  # how a task definition says which agent it runs (agent_runtime.envnames)
+
+
+def _describe_table(client: Any, table: str) -> dict[str, Any] | None:
+    """DescribeTable's `Table`, None when there is no such table (the gateway's key schemas)."""
+    try:
+        return dict(client.describe_table(TableName=table)["Table"])
+    except client.exceptions.ResourceNotFoundException:
+        return None
 
 
 class Stage:
@@ -80,6 +89,7 @@ class Stage:
                                self.recorder).start()
         self._closers.append(self.gateway.stop)
         self.gateway.register(OPERATOR_KEY, Principal("operator", None))
+        self.gateway.describe_table = partial(_describe_table, self.operator("dynamodb", direct))
         self._timed("provision", t)
         self.lambdas = LambdaEndpoint(self.provisioned.functions, self.gateway, self.credentials,
                                       self.workdir / "lambda").start()
