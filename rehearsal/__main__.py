@@ -16,7 +16,7 @@ from typing import Any
 from rehearsal import costs
 from rehearsal.assembly import REPO
 from rehearsal.client import ApiClient
-from rehearsal.scenarios import ORDER, Session, api_key, ingest_corpus, run_all
+from rehearsal.scenarios import ORDER, Session, api_key, denials, ingest_corpus, run_all
 from rehearsal.stage import Stage
 
 OUT_DIR = REPO / ".rehearsal"
@@ -48,21 +48,31 @@ def rehearse(out_dir: Path = OUT_DIR, *, echo: bool = True) -> dict[str, Any]:
         results["scenarios"] = run_all(session, report)
         api.close()
         results.update(_costs(stage, session))
+        results["iam_denials"] = denials(stage)
         results["moto_gaps"] = stage.provisioned.gaps + stage.lambdas.gaps + KNOWN_GAPS
         results["figures"] = {**session.figures, **stage.timings, "total_s": round(time.monotonic() - started, 1)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if echo:
+        for denial in results.get("iam_denials", []):
+            print(f"denied by IAM: {denial}")
         _print_costs(results)
     return results
 
 
 KNOWN_GAPS = [
     "IAM: moto authorizes identity policies against resource '*' except for SQS/IAM/STS, so resource-scoped "
-    "statements never match; the rehearsal's gateway evaluates the templates' policy documents (read back from "
-    "moto IAM) with each request's real resource ARN; conditions other than aws:SecureTransport are not evaluated",
+    "statements never match; the rehearsal's gateway evaluates the roles' policy documents (read back from "
+    "moto IAM) with each request's real resource ARN and their conditions as IAM does (rehearsal/conditions.py): "
+    "the String* operators and Bool, with ForAllValues/ForAnyValue and IfExists, on the keys aws:SecureTransport "
+    "(true) and dynamodb:LeadingKeys (each item's partition-key value, the key schema read from DescribeTable; "
+    "batch and transaction items authorized one by one). Any other operator or key is not evaluated and fails "
+    "closed (an Allow does not allow, a Deny denies); no role's policy uses one",
     "resource policies: queue and topic policies are stored in moto, bucket policies are resolved but not applied "
-    "(moto would enforce their TLS-only deny on the plain-HTTP loopback); none is evaluated for same-account callers",
+    "(moto would enforce their TLS-only deny on the plain-HTTP loopback); none is evaluated for same-account callers, "
+    "so their conditions are not evaluated either: aws:SecureTransport (the TLS-only denies), and on the access-logs "
+    "bucket's statements for the S3 and CloudWatch Logs delivery services aws:SourceArn (ArnLike), "
+    "aws:SourceAccount and s3:x-amz-acl (StringEquals); no rehearsed caller is one of those services",
     "TLS: everything runs over plain HTTP on loopback; aws:SecureTransport is taken as true",
     "Lambda: handlers run on this machine's Python, not python3.14 on arm64; the Powertools layer is played by "
     "the installed aws_lambda_powertools and pydantic",

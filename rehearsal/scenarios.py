@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agent_runtime.envnames import TABLE_NAME
 from rehearsal.client import TERMINAL, ApiClient
 from rehearsal.faults import CONTENT, FaultScenarios
 from rehearsal.probes import calls_of, output, pending_call, queue_url
@@ -114,10 +115,11 @@ class Session(FaultScenarios):
         return None
 
     def iam_denied(self) -> str | None:
-        """The research task role may not invoke publish_report nor read the content agent's queue."""
+        """The research task role may not invoke publish_report, read the content agent's queue, nor reach
+        the content agent's items or an unprefixed one in the shared table; its own items it may."""
         role = self.stage.specs["research"].task_role_arn
+        problems = self._table_probe(role)
         publish = next(n for n in self.stage.provisioned.functions if n.endswith("publish-report"))
-        problems = []
         try:
             self.stage.client_as(role, "lambda", "research-probe").invoke(FunctionName=publish, Payload=b"{}")
             problems.append("research invoked publish_report")
@@ -132,6 +134,21 @@ class Session(FaultScenarios):
             if "AccessDenied" not in str(exc):
                 problems.append(f"receive failed otherwise: {exc}")
         return "; ".join(problems) or None
+
+    def _table_probe(self, role: str) -> list[str]:
+        """GetItem as the research role on its own key (allowed, absent), content's and an unprefixed one."""
+        dynamodb = self.stage.client_as(role, "dynamodb", "research-probe3")
+        table = self.stage.specs["research"].environment[TABLE_NAME]
+        problems = []
+        for pk, allowed in (("research-probe", True), ("content-probe", False), ("probe", False)):
+            try:
+                dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "TASK"}})
+                if not allowed:
+                    problems.append(f"research read the item {pk}")
+            except Exception as exc:
+                if allowed or "AccessDenied" not in str(exc):
+                    problems.append(f"GetItem {pk} failed otherwise: {exc}")
+        return problems
 
 
 ORDER: list[str] = ["research_stream", "content_publish_approved", "analysis", "cancel", "crash_resume",
@@ -151,9 +168,18 @@ def _cpu(stage: Stage, agent: str) -> float:
     return sum(r.cpu_seconds() for r in list(stage.replicas.values()) if r.spec.agent == agent)
 
 
+def denials(stage: Stage, since: int = 0) -> list[str]:
+    """The distinct requests IAM denied to the services and functions (not to the probes, which ask for
+    what they must not get), from the `since`-th recorded call on."""
+    calls = stage.recorder.snapshot()[since:]
+    return list(dict.fromkeys(f"{c.principal}: {c.denied}" for c in calls
+                              if c.denied and not c.principal.startswith("probe:")))
+
+
 def _run_one(session: Session, name: str) -> tuple[str, float]:
-    """("passed" or "failed: reason", seconds) of one scenario."""
+    """("passed" or "failed: reason", seconds) of one scenario; a failure names what IAM denied meanwhile."""
     started = time.monotonic()
+    recorded = len(session.stage.recorder.snapshot())
     agent = COST_SCENARIOS.get(name)
     cpu = _cpu(session.stage, agent) if agent else 0.0
     try:
@@ -162,6 +188,9 @@ def _run_one(session: Session, name: str) -> tuple[str, float]:
         reason = f"{type(exc).__name__}: {exc}"
     if agent:
         session.figures[f"cpu_{agent}"] = round(_cpu(session.stage, agent) - cpu, 3)
+    denied = denials(session.stage, recorded)
+    if reason is not None and denied:
+        reason += f" (denied by IAM: {'; '.join(denied[:3])})"
     if reason is not None:  # what every live service was doing, for the post-mortem (in its log)
         asked = session.stage.dump_stacks()
         reason += f" (stacks of {', '.join(asked)} dumped into their logs)" if asked else ""
