@@ -12,7 +12,7 @@ CDK_CLI := .cdk-cli/node_modules/.bin/cdk
 AGENT ?= research
 TASK ?= How do asyncio tasks, event loops and coroutines fit together, and how do I run blocking code without stalling the loop?
 
-.PHONY: install lock run test lint bench docs synth deploy destroy clean
+.PHONY: install lock run test lint bench soak docs synth deploy destroy clean
 
 install: $(STAMP)
 
@@ -59,6 +59,10 @@ rehearse: install
 
 bench: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench
+
+# SOAK_MINUTES (default 10) of mixed traffic against agent-platform serve; figures under `soak` in bench/results.json.
+soak: install
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m bench soak
 
 # Regenerates the tables in docs/ that come from the code (settings, CDK context, routes, bench figures);
 # tests/test_docs.py fails when a committed table differs from what this writes.

@@ -10,7 +10,7 @@ one table, each figure next to its goal and its same-run reference, and writes t
 figures to bench/results.json. Naming sections (overhead, parallel, concurrency, api,
 search, lambda_tools, deployed, cold_start, packing, cost) runs only those and keeps
 the other sections' figures from the file. A section that fails is reported as not measured, with the reason; no figure
-is ever filled in. Progress goes to stderr.
+is ever filled in. Progress goes to stderr. K. the soak (`bench.soak`, `make soak`) runs only when named.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from bench import (
     overhead,
     packing,
     parallel,
+    soak,
 )
 from bench.common import REPO, raise_fd_limit
 from bench.table import Row
@@ -55,6 +56,7 @@ EVENT_P99_MAX_MS = 100.0
 COST_MAX_USD = 0.0001
 LAMBDA_P50_MAX_RATIO = 1.2  # tool wall time p50 over the endpoint's latency
 NOT_RUN = {"error": "not run"}
+OPT_IN = frozenset({"soak"})  # sections run only when named (`make soak`), never by a plain `make bench`
 
 
 # -- running the sections ---------------------------------------------------------------------
@@ -114,6 +116,7 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
         "cold_start": ("C", "cold starts: the AWS-configured server, the tool handlers", cold_start.run),
         "packing": ("P", "packing: concurrent tasks on one core", packing.run),
         "cost": ("6", "cost per task", lambda: _cost(results)),
+        "soak": ("K", "soak: mixed traffic against agent-platform serve (SOAK_MINUTES)", soak.run),
     }
 
 
@@ -124,7 +127,7 @@ def measure(names: list[str] | None = None, previous: dict[str, Any] | None = No
     results["meta"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                        "load_avg_start": os.getloadavg()[0]}
     sections = _sections(results)
-    chosen = names or list(sections)
+    chosen = names or [n for n in sections if n not in OPT_IN]
     if names:
         results["meta"]["sections_run"] = chosen
     started = time.perf_counter()
@@ -243,7 +246,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("S", "search: handler cold import ms", _f(se["cold_import_ms"], 1)),
         ]
     return (out + _lambda_rows(r.get("lambda_tools", NOT_RUN)) + deployed.rows(r.get("deployed", NOT_RUN))
-            + cold_start.rows(r.get("cold_start", NOT_RUN)) + packing.rows(r.get("packing", NOT_RUN)))
+            + cold_start.rows(r.get("cold_start", NOT_RUN)) + packing.rows(r.get("packing", NOT_RUN))
+            + (soak.rows(r["soak"]) if "soak" in r else []))
 
 
 def _lambda_rows(la: dict[str, Any]) -> list[Row]:
