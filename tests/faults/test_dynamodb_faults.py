@@ -1,0 +1,108 @@
+"""DynamoDB faults, injected and survived (docs/runtime.md, Faults): throttling
+(ProvisionedThroughputExceededException) on moto through a botocore `before-send` hook, so the client's
+own retries run as they would against AWS; a task run by the worker on a throttled table still ends
+once, with gap-free events; throttling that outlasts the retries is a `StoreError` (the API's 503)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from moto import mock_aws
+
+from agent_runtime.agents import RESEARCH
+from agent_runtime.errors import StoreError
+from agent_runtime.queue.local import LocalQueue
+from agent_runtime.store.base import TaskRecord
+from agent_runtime.store.dynamodb import DynamoStore, create_table
+from agent_runtime.worker import AgentRuntime, Worker
+from tests.api.support import SCRIPTS, make_tools, wait_until
+from tests.fakes.scripted_model import ScriptedModel
+from tests.test_worker import running
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+class Throttle:
+    """Answers every `every`-th write (and the next `burst` after `start()`) with a throttling error."""
+
+    WRITES = ("UpdateItem", "PutItem", "TransactWriteItems", "BatchWriteItem")
+
+    def __init__(self, every: int = 0) -> None:
+        self.every, self.burst, self.writes, self.injected = every, 0, 0, 0
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        target = request.headers.get("X-Amz-Target", b"")
+        op = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        if op not in self.WRITES:
+            return None
+        self.writes += 1
+        if self.burst > 0 or (self.every and self.writes % self.every == 0):
+            self.burst = max(0, self.burst - 1)
+            self.injected += 1
+            url = request.url
+            request.url = "https://throttled.invalid/"  # moto's own before-send handler then leaves it alone
+            body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                               "message": "The level of configured provisioned throughput for the table was exceeded."})
+            return AWSResponse(url, 400, {"x-amzn-ErrorType": "ProvisionedThroughputExceededException"},
+                               _Raw(body.encode()))
+        return None
+
+
+@pytest.fixture
+def table() -> Iterator[tuple[Any, Throttle]]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", config=Config(
+            retries={"mode": "standard"}))  # as the store's own client: standard mode
+        create_table(client, "platform")
+        throttle = Throttle()
+        client.meta.events.register_first("before-send.dynamodb", throttle)  # before moto's handler
+        yield client, throttle
+
+
+async def test_a_throttled_table_still_runs_each_task_once_with_gap_free_events(table: tuple[Any, Throttle]) -> None:
+    client, throttle = table
+    store, queue, tools = DynamoStore("platform", client=client), LocalQueue(), make_tools()
+    runtimes = {"research": AgentRuntime(RESEARCH, ScriptedModel(SCRIPTS), tools)}  # type: ignore[arg-type]
+    throttle.every = 4  # a quarter of all writes is throttled once (the retry goes through)
+    for i in range(3):
+        await store.create_task(TaskRecord(task_id=f"research-{i}", agent="research", input="hello"))
+        await queue.send(f"research-{i}", "research")
+    async with running(Worker(store=store, queue=queue, runtimes=runtimes, poll_s=0.05, receive_wait_s=0.2)):
+        async def all_ended() -> bool:
+            return all([(await store.get_task(f"research-{i}")).terminal for i in range(3)])
+
+        await wait_until(all_ended, 20)
+    assert throttle.injected >= 4
+    for i in range(3):
+        task = await store.get_task(f"research-{i}")
+        events = await store.list_events(task.task_id)
+        assert task.state == "succeeded" and task.attempts == 1
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events].count("tool.started") == 1 and tools["echo"].started(task.task_id) != []
+    assert sum(len(t.started(f"research-{i}")) for t in tools.values() for i in range(3)) == 3  # each call once
+    await store.close()
+
+
+async def test_throttling_past_the_retries_is_a_store_error(table: tuple[Any, Throttle]) -> None:
+    client, throttle = table
+    store = DynamoStore("platform", client=client)
+    await store.create_task(TaskRecord(task_id="research-1", agent="research", input="hello"))
+    throttle.burst = 4  # every attempt of the next write (botocore gives DynamoDB 4 in standard mode)
+    with pytest.raises(StoreError, match="DynamoDB ProvisionedThroughputExceededException"):
+        await store.request_cancel("research-1")
+    assert not (await store.get_task("research-1")).cancel_requested
+    throttle.burst = 3  # three attempts throttled, the fourth goes through
+    assert (await store.request_cancel("research-1")).cancel_requested
+    await store.close()
