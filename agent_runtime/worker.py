@@ -75,6 +75,7 @@ class Worker:
         self.owner = owner or lease_owner()  # names this host and process (`agent_runtime.takeover`)
         self.protection = protection or ScaleInProtection(None)  # told on every start and end of a task
         self._running: dict[asyncio.Task[None], QueueMessage] = {}
+        self._held: set[str] = set()  # ids of the tasks this worker's handlers are claiming or running
         self._slot_free = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task[Any] | None = None
@@ -153,7 +154,22 @@ class Worker:
     # -- one task ---------------------------------------------------------------------
 
     async def handle(self, msg: QueueMessage) -> None:
-        """One delivery: claim the task, run it to its end (or hand it back), settle the message."""
+        """One delivery: claim the task, run it to its end (or hand it back), settle the message.
+
+        A second delivery of a task this worker is running (SQS delivers at least once) is put back to
+        be looked at when the lease would lapse (no receive spent): the lease would not stop it, since
+        a worker may claim a task it holds itself."""
+        if msg.task_id in self._held:
+            log.info("duplicate delivery of a task this worker runs; put back", extra={"task_id": msg.task_id})
+            await self.queue.requeue(msg, self.lease_s)
+            return
+        self._held.add(msg.task_id)
+        try:
+            await self._handle(msg)
+        finally:
+            self._held.discard(msg.task_id)
+
+    async def _handle(self, msg: QueueMessage) -> None:
         extra = {"task_id": msg.task_id, "agent": msg.agent, "receive_count": msg.receive_count}
         try:
             claimed = await self._claim(msg)
