@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
 
 from agent_runtime.agents import RESEARCH
@@ -61,7 +62,9 @@ class Throttle:
 
 
 @pytest.fixture
-def table() -> Iterator[tuple[Any, Throttle]]:
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Throttle]]:
+    # botocore's retry count and decisions stay; only its jittered backoff (up to seconds) is shortened.
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1", config=Config(
             retries={"mode": "standard"}))  # as the store's own client: standard mode
