@@ -71,13 +71,22 @@ class ToolActing:
         raise NotImplementedError
 
     async def _act(self, calls: list[ToolCall], *, resumed: bool = False) -> None:
-        """Run the turn's tool calls concurrently; each result becomes a tool message."""
-        if resumed:
-            self.open_calls.update({c.id: (c.name, time.monotonic()) for c in calls})
+        """Run the turn's tool calls concurrently; each result becomes a tool message.
+
+        A new turn's calls are announced (`tool.started`) before the checkpoint that stores the turn, so
+        they are durable before any call starts without a write of their own; a resumed turn's calls
+        announce themselves when they run again (`retry: true`, in `_observe`)."""
+        t0 = time.monotonic()
+        self.open_calls.update({c.id: (c.name, t0) for c in calls})
+        parsed = [parse_arguments(c) for c in calls]
+        if not resumed:
+            for call, args_obj in zip(calls, parsed, strict=True):
+                self._event(ToolCallStarted, step=self.cp.step, call_id=call.id, tool=call.name, arguments=args_obj)
+            await self._checkpoint()
         if len(calls) == 1:
-            await self._call(calls[0], resumed=resumed)
+            await self._call(calls[0], parsed[0], t0, resumed=resumed)
             return
-        tasks = [asyncio.create_task(self._call(c, resumed=resumed)) for c in calls]
+        tasks = [asyncio.create_task(self._call(c, a, t0, resumed=resumed)) for c, a in zip(calls, parsed, strict=True)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -95,14 +104,9 @@ class ToolActing:
             self.cancel_requested = True
             raise asyncio.CancelledError
 
-    async def _call(self, call: ToolCall, *, resumed: bool = False) -> None:
+    async def _call(self, call: ToolCall, args_obj: dict[str, Any] | str, t0: float, *, resumed: bool = False) -> None:
         step = self.cp.step
-        t0 = time.monotonic()
-        args_obj = parse_arguments(call)
         await self._gate()
-        if not resumed:
-            self.open_calls[call.id] = (call.name, t0)
-            self._event(ToolCallStarted, step=step, call_id=call.id, tool=call.name, arguments=args_obj)
         ok, observation, error = await self._observe(call, args_obj, resumed=resumed)
         self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
         self.open_calls.pop(call.id, None)

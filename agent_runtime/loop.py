@@ -306,15 +306,18 @@ class _Run(ToolActing):
                 await self._checkpoint()
                 self._check_budget()
                 continue
-            await self._checkpoint()
             if reply.is_final:
-                answer = reply.text or ""
+                await self._checkpoint()
                 await self._remember()
-                return answer
-            self._check_budget()
-            if cp.step >= limits.max_steps:
-                raise _Stop("max_steps", f"stopped after {cp.step} steps (max_steps={limits.max_steps})")
-            await self._act(reply.tool_calls)
+                return reply.text or ""
+            try:
+                self._check_budget()
+                if cp.step >= limits.max_steps:
+                    raise _Stop("max_steps", f"stopped after {cp.step} steps (max_steps={limits.max_steps})")
+            except _Stop:
+                await self._checkpoint()  # the turn is stored before the task ends on it
+                raise
+            await self._act(reply.tool_calls)  # checkpoints the turn with its calls' tool.started events
 
     def _check_budget(self) -> None:
         cp, limits = self.cp, self.limits
