@@ -23,10 +23,11 @@ from agent_runtime.table_keys import leading_key_patterns
 from stacks.nag import Waiver, suppress
 
 # What `agent_runtime.store.dynamodb` calls (BatchGetItem: a task listing page's tasks). Its transactions need no action of their own: IAM
-# authorizes each Put or Update inside one as PutItem or UpdateItem. No Scan (IAM cannot limit
+# authorizes each Put, Update or ConditionCheck inside one as PutItem, UpdateItem or ConditionCheckItem (an approval
+# decision checks the task's cancel). No Scan (IAM cannot limit
 # it to an agent's keys; only the local queue's recovery scans), no DeleteItem (items expire by TTL).
-TABLE_ITEM_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                      "dynamodb:Query", "dynamodb:UpdateItem")
+TABLE_ITEM_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 # What `agent_runtime.queue.sqs.SqsQueue` calls on its own queue (GetQueueAttributes reads the redrive policy).
 WORK_QUEUE_ACTIONS = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                       "sqs:ReceiveMessage", "sqs:SendMessage")

@@ -250,8 +250,9 @@ def test_task_role_reads_and_writes_only_the_table(default_synth: Synth, agent: 
 @pytest.mark.parametrize("agent", NAMES)
 def test_task_role_has_exactly_the_table_actions_the_store_calls(default_synth: Synth, agent: str) -> None:
     (statement,) = _table_statements(default_synth, agent)
-    assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem",
-                                           "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+                                           "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                           "dynamodb:Query", "dynamodb:UpdateItem"]
 
 
 @pytest.mark.parametrize("which", ["default_synth", "domain_synth"])
