@@ -7,6 +7,7 @@ validation error) with the status that fits.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -77,15 +78,30 @@ def validation_response(errors: Sequence[Any]) -> JSONResponse:
     return error_response(422, "validation_error", summary or "invalid request", details=details[:20])
 
 
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _allowed_methods(request: Request) -> str | None:
+    """Every documented method of the request's path. Starlette's 405 names only the first matching
+    route's, and a path may have several routes (`GET` lists an agent's tasks, `POST` submits one)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations if m in HTTP_METHODS}
+    return ", ".join(sorted(methods)) if methods else None
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # e.g. not UTF-8
         return error_response(422, "validation_error", "the request body is not valid JSON")
-    return error_response(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail),
-                          exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers = {**(headers or {}), "Allow": allowed}
+    return error_response(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail), headers)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
