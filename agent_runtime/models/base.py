@@ -14,6 +14,7 @@ not know which mode is in use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -21,6 +22,7 @@ from agent_runtime.events import Usage
 
 Message = dict[str, Any]
 ToolMode = Literal["native", "react"]
+TextSink = Callable[[str], None]  # a model's streamed text, piece by piece
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,4 +81,17 @@ class Model(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class StreamingModel(Model, Protocol):
+    """A model that can stream its text: `streams` true, and `complete` takes `on_text`.
+    The loop uses it when someone listens for deltas; the reply is the same either way."""
+
+    streams: bool
+
+    async def complete(self, messages: list[Message], tools: list[dict[str, Any]],
+                       on_text: TextSink | None = None) -> ModelReply:
+        """One model call; with `on_text`, each piece of the reply's text goes to it as it arrives."""
         ...

@@ -30,7 +30,8 @@ import openai
 
 from agent_runtime.errors import ConfigurationError, ModelError
 from agent_runtime.events import Usage
-from agent_runtime.models.base import Message, ModelReply, ToolCall, ToolMode
+from agent_runtime.models.base import Message, ModelReply, TextSink, ToolCall, ToolMode
+from agent_runtime.models.openai_stream import read_stream
 from agent_runtime.models.pricing import PriceTable
 from agent_runtime.models.react import STOP_SEQUENCES, ReactFormat, message_text, new_call_id, parse_react
 from agent_runtime.redact import redact, register_secret
@@ -59,8 +60,10 @@ class OpenAIModel:
         timeout_s: float = 120.0,
         prices: PriceTable | None = None,
         params: Mapping[str, Any] | None = None,
+        stream: bool = True,
     ) -> None:
-        """`params` are extra request fields sent with every call (e.g. `{"temperature": 0}`)."""
+        """`params` are extra request fields sent with every call (e.g. `{"temperature": 0}`); `stream`
+        lets calls given an `on_text` stream their text (native tool mode only: ReAct text is parsed whole)."""
         problems = []
         if not isinstance(model, str) or not model.strip():
             problems.append("model must be a non-empty model id (e.g. gpt-4o-mini)")
@@ -84,6 +87,7 @@ class OpenAIModel:
         self.prices = prices or PriceTable()
         self._params = dict(params or {})
         self._react = ReactFormat() if tool_mode == "react" else None
+        self.streams = bool(stream) and self._react is None
         self._client_options: dict[str, Any] = {
             "api_key": api_key or (NO_KEY if base_url else None),
             "base_url": base_url,
@@ -121,8 +125,11 @@ class OpenAIModel:
         self._in_flight.append(0)
         return len(self._clients) - 1
 
-    async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelReply:
-        """One Chat Completions call; retried by the client, `ModelError` when that does not help."""
+    async def complete(self, messages: list[Message], tools: list[dict[str, Any]],
+                       on_text: TextSink | None = None) -> ModelReply:
+        """One Chat Completions call; retried by the client, `ModelError` when that does not help.
+        With `on_text` (and `streams`), the call streams and each piece of text goes to it as it comes;
+        the reply is the same as without."""
         body: dict[str, Any] = dict(self._params) if self._params else {}
         body["model"] = self.name
         if self._react is None:
@@ -132,10 +139,22 @@ class OpenAIModel:
         else:
             body["messages"] = self._react.messages(messages, tools)
             body["stop"] = STOP_SEQUENCES
+        streaming = on_text is not None and self.streams
+        if streaming:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         index = self._pick_client()
         self._in_flight[index] += 1
         try:
-            response = await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body)
+            response = await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body,
+                                                        stream=streaming)
+            if streaming and on_text is not None and _is_sse(response):
+                streamed = await read_stream(response, on_text, self.endpoint)
+                usage = _usage(streamed.usage)
+                return _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
+                                     streamed.finish_reason)
+            if streaming:  # an endpoint that answered a stream request with one JSON body
+                await response.aread()
         except openai.APIStatusError as exc:
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
@@ -177,6 +196,10 @@ class OpenAIModel:
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, endpoint={self.endpoint!r}, tool_mode={self.tool_mode!r})"
+
+
+def _is_sse(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
 def _usage(raw: Any) -> Usage:

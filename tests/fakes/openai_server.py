@@ -54,7 +54,7 @@ class Reply:
     A 2xx `status` answers with a completion (`text`, `tool_calls`); any other status
     answers with the API's error body. `delay_s` is waited before answering,
     `disconnect` drops the connection without an answer, and `raw_body` is sent
-    as-is (for malformed replies).
+    as-is (for malformed replies) with `content_type` (e.g. `text/event-stream` for a broken stream).
     """
 
     text: str | None = None
@@ -69,6 +69,7 @@ class Reply:
     finish_reason: str | None = None  # default: "tool_calls" when there are tool calls, else "stop"
     disconnect: bool = False
     raw_body: str | None = None
+    content_type: str = "application/json"
 
 
 ScriptItem = Reply | Callable[[dict[str, Any]], Reply]
@@ -468,7 +469,7 @@ class FakeOpenAIServer:
             return False
         extra = {"retry-after": f"{reply.retry_after:g}"} if reply.retry_after is not None else {}
         if reply.raw_body is not None:
-            self._send(writer, reply.status, reply.raw_body.encode(), "application/json", extra)
+            self._send(writer, reply.status, reply.raw_body.encode(), reply.content_type, extra)
         elif reply.status >= 400:
             kind, message, code = _DEFAULT_ERRORS.get(
                 reply.status, ("server_error" if reply.status >= 500 else "invalid_request_error", "Error.", None))
