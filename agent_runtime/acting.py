@@ -5,8 +5,8 @@ and a cancel leaves no new side effect behind.
 promises, which `docs/runtime.md` (Durability) repeats:
 
 - **Cancel.** No call starts once a cancel is known: the local cancel event, and before each call (and
-  again after a sensitive call's approval) the `before_tool` hook, through which a worker reads the
-  store. Calls in flight are abandoned (a tool adapter may wait for a write already under way to end);
+  again after a sensitive call's approval) the store's cancel flag, as told by the checkpoint write
+  that precedes the call or else read through the `before_tool` hook. Calls in flight are abandoned (a tool adapter may wait for a write already under way to end);
   approvals still pending are withdrawn (rejected, `decided_by: cancel`); every call the log shows
   started and not finished gets a `tool.finished` with `outcome: cancelled`.
 - **Resume.** A call the previous attempt left without a result runs again under one `tool.started`
@@ -59,6 +59,7 @@ class ToolActing:
     task_id: str
     cancel_event: asyncio.Event | None
     cancel_requested: bool
+    cancel_checked: bool
     turn_log: TurnLog
     before_tool: BeforeTool | None
     # Calls the log shows started and not finished: call id -> (tool, when this attempt took them on).
@@ -96,9 +97,11 @@ class ToolActing:
             if any(not t.done() for t in tasks):
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _gate(self) -> None:
-        """Raise `CancelledError` when a cancel is known: no call starts after it."""
-        if self.before_tool is not None:
+    async def _gate(self, *, reread: bool = False) -> None:
+        """Raise `CancelledError` when a cancel is known: no call starts after it. `before_tool` (a read
+        of the store) is skipped when the checkpoint just written told the store's cancel flag, unless
+        `reread`: after a wait (an approval's) the flag that write told may be stale."""
+        if self.before_tool is not None and (reread or not self.cancel_checked):
             await self.before_tool()
         if self.cancel_event is not None and self.cancel_event.is_set():
             self.cancel_requested = True
@@ -135,7 +138,7 @@ class ToolActing:
             if not decision.approved:
                 why = decision.reason or "no reason given"
                 return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
-            await self._gate()  # the wait may have been long: a cancel accepted meanwhile stops the call here
+            await self._gate(reread=True)  # the wait may have been long: a cancel accepted meanwhile stops the call
         if resumed:  # the tool runs again: one tool.started, marked as a retry
             self._event(ToolCallStarted, step=self.cp.step, call_id=call.id, tool=call.name, arguments=args_obj,
                         retry=True)

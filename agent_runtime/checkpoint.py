@@ -111,4 +111,6 @@ class Checkpoint:
         )
 
 
-CheckpointSink = Callable[[Checkpoint], Awaitable[None]]
+# Stores a checkpoint; may return the store's cancel flag as that write left it (None: not known), which
+# the loop then takes as its cancel check before the tool calls that follow (no separate read).
+CheckpointSink = Callable[[Checkpoint], Awaitable[bool | None]]

@@ -180,6 +180,7 @@ class _Run(ToolActing):
                 self.cp.pending_approvals.setdefault(call_id, deadline)
         self.cancel_requested = False
         self.cancel_event: asyncio.Event | None = None
+        self.cancel_checked = False  # the last checkpoint's write told the store's cancel flag
         self.emit: Callable[[Any], None] = lambda _: None
         self.started = time.monotonic()
         self.last_thought = ""
@@ -197,7 +198,11 @@ class _Run(ToolActing):
     async def _checkpoint(self) -> None:
         if self.on_checkpoint is not None:
             self.cp.seq = self.seq
-            await self.on_checkpoint(self.cp)
+            flag = await self.on_checkpoint(self.cp)
+            # The write's cancel flag is the cancel check of the calls that start right after it.
+            if flag and self.cancel_event is not None:
+                self.cancel_event.set()
+            self.cancel_checked = flag is not None and (not flag or self.cancel_event is not None)
 
     def _terminal_fields(self) -> dict[str, Any]:
         return {
@@ -290,6 +295,7 @@ class _Run(ToolActing):
             if cp.step >= limits.max_steps:
                 raise _Stop("max_steps", f"stopped after {cp.step} steps (max_steps={limits.max_steps})")
             cp.step += 1
+            self.cancel_checked = False  # the model call takes a while: the flag is checked again after it
             t0 = time.monotonic()
             reply = await agent.model.complete(window.view(), agent.tool_schemas)
             cp.usage = cp.usage + reply.usage

@@ -31,6 +31,7 @@ class Persister:
         self.requested = 0  # checkpoint requests so far
         self.durable = 0  # requests covered by a completed write
         self.error: BaseException | None = None
+        self.cancel_flag: bool | None = None  # the task's cancel flag as the last completed write left it
         self._changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -54,13 +55,15 @@ class Persister:
         self._signal()
         self._kick()
 
-    async def checkpoint(self, cp: Checkpoint) -> None:
-        """Store the checkpoint and every event up to its seq; return when that write is done."""
+    async def checkpoint(self, cp: Checkpoint) -> bool | None:
+        """Store the checkpoint and every event up to its seq; return when that write is done, with
+        the store's cancel flag as the last write left it (None when the store did not say)."""
         self.cp = cp
         self.requested += 1
         ticket = self.requested
         self._kick()
         await self._until(lambda: self.durable >= ticket)
+        return self.cancel_flag
 
     async def drain(self) -> None:
         """Wait until everything received so far is stored."""
@@ -91,8 +94,9 @@ class Persister:
                 events, self.pending = self.pending, []
                 ticket = self.requested
                 count = len(cp.messages) if cp is not None else self.saved_messages
-                await self.store.save_progress(self.task_id, events=events, checkpoint=cp,
-                                               saved_messages=self.saved_messages, owner=self.owner)
+                flag = await self.store.save_progress(self.task_id, events=events, checkpoint=cp,
+                                                      saved_messages=self.saved_messages, owner=self.owner)
+                self.cancel_flag = flag if isinstance(flag, bool) else None  # a wrapped store may not say
                 self.saved_messages = count
                 if cp is not None:
                     self.durable = ticket

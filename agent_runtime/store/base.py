@@ -298,9 +298,12 @@ class Store(Protocol):
     async def save_progress(
         self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
         saved_messages: int = 0, owner: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Append events and, with a checkpoint, its messages from index `saved_messages` on plus its
-        counters. Work is proportional to what is new. `ConflictError` if `owner` lost the lease."""
+        counters. Work is proportional to what is new. `ConflictError` if `owner` lost the lease.
+
+        Returns the task's cancel flag as this write left it: the worker takes it as its cancel check
+        before the tool calls that follow, instead of reading the task again."""
         ...
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:

@@ -20,7 +20,7 @@ class DynamoProgress(DynamoTable):
     async def save_progress(
         self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
         saved_messages: int = 0, owner: str | None = None,
-    ) -> None:
+    ) -> bool:
         expires = self._expires()
         items: list[Item] = []
         for e in events:
@@ -35,7 +35,7 @@ class DynamoProgress(DynamoTable):
             upd.set("usage", s(checkpoint.usage.model_dump_json())).set("cost_usd", n(float(checkpoint.cost_usd)))
         cond = f"{upd.name('lease_owner')} = {upd.value('owner', s(owner))}" if owner else ""
 
-        def save() -> None:
+        def save() -> bool:
             if checkpoint is not None:
                 task_input = self._task_input(task_id) if holds_input(checkpoint, saved_messages) else None
                 for i, m in enumerate(encode_messages(checkpoint, saved_messages, task_input)):
@@ -44,10 +44,11 @@ class DynamoProgress(DynamoTable):
             # Messages land before the counters that reference them: a crash in between leaves
             # only unreferenced items, overwritten by the next save.
             self._batch_put(items)
-            self._update_task(task_id, upd, cond,
-                              lambda t: f"task {task_id} is leased by {t.lease_owner}, not {owner}")
+            task = self._update_task(task_id, upd, cond,
+                                     lambda t: f"task {task_id} is leased by {t.lease_owner}, not {owner}")
+            return task.cancel_requested  # the update returns the item: the cancel flag comes free
 
-        await self._run(save)
+        return await self._run(save)
 
     def _task_input(self, task_id: str) -> str | None:
         """The task's stored input (read once per task, to store its checkpoint's task message as a reference)."""

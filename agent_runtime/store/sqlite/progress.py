@@ -22,7 +22,7 @@ class SQLiteProgress(SQLiteConnections):
     async def save_progress(
         self, task_id: str, *, events: Sequence[Event] = (), checkpoint: Checkpoint | None = None,
         saved_messages: int = 0, owner: str | None = None,
-    ) -> None:
+    ) -> bool:
         rows = [event_row(e) for e in events]
         sets: list[str] = ["updated_at = ?"]
         params: list[Any] = [now()]
@@ -35,10 +35,10 @@ class SQLiteProgress(SQLiteConnections):
             params += [dumps(header), checkpoint.step, checkpoint.usage.model_dump_json(), checkpoint.cost_usd]
         where, where_params = ("lease_owner = ?", [owner]) if owner else ("1 = 1", [])
 
-        def save(conn: sqlite3.Connection) -> None:
-            cur = conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND {where}",
-                               (*params, task_id, *where_params))
-            if cur.rowcount == 0:
+        def save(conn: sqlite3.Connection) -> bool:
+            updated = conn.execute(f"UPDATE tasks SET {', '.join(sets)} WHERE task_id = ? AND {where} "
+                                   "RETURNING cancel_requested", (*params, task_id, *where_params)).fetchone()
+            if updated is None:
                 task = read_task(conn, task_id)
                 raise ConflictError(f"task {task_id} is leased by {task.lease_owner}, not {owner}")
             if rows:
@@ -51,8 +51,9 @@ class SQLiteProgress(SQLiteConnections):
                 encoded = encode_messages(checkpoint, saved_messages, task_input)
                 conn.executemany("INSERT OR REPLACE INTO messages (task_id, idx, message) VALUES (?,?,?)",
                                  [(task_id, saved_messages + i, m) for i, m in enumerate(encoded)])
+            return bool(updated[0])
 
-        await self._run(self._write, save)
+        return await self._run(self._write, save)
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
         def read() -> list[StoredEvent]:
