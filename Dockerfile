@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    AGENT_PLATFORM_DATA_DIR=/tmp/agent-platform
+    AGENT_PLATFORM_DATA_DIR=/tmp/agent-platform \
+    AGENT_PLATFORM_AGENTS_FILE=/src/agents.toml
 
 WORKDIR /src
 # Third-party packages first (their layer is reused until the lock changes): exact versions, hash-checked,
@@ -17,7 +18,8 @@ WORKDIR /src
 COPY requirements-image.lock ./
 RUN pip install --require-hashes -r requirements-image.lock
 # Then the project alone, built with the lock's setuptools, which the service does not need afterwards.
-COPY pyproject.toml README.md ./
+# agents.toml: the image's default agents (AGENT_PLATFORM_AGENTS_FILE); the stack hands each service its own.
+COPY pyproject.toml README.md agents.toml ./
 COPY agent_runtime ./agent_runtime
 COPY lambda_tools ./lambda_tools
 RUN pip install --no-deps --no-build-isolation . \

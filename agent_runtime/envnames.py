@@ -7,7 +7,9 @@ app imports it too.
 
 PREFIX = "AGENT_PLATFORM_"
 
-AGENT_NAME = PREFIX + "AGENT"  # which agent this container serves (research|content|analysis)
+AGENT_NAME = PREFIX + "AGENT"  # which agent this container serves (a name declared in the agents file)
+AGENTS_FILE = PREFIX + "AGENTS_FILE"  # the agents file (TOML); default: agents.toml at the repository root
+AGENTS_JSON = PREFIX + "AGENTS_JSON"  # the declared agents as JSON, instead of the file (the stack sets it)
 MODEL = PREFIX + "MODEL"  # model id, e.g. gpt-4o-mini; "offline" forces the offline model
 TOOL_MODE = PREFIX + "TOOL_MODE"  # native | react
 DATA_DIR = PREFIX + "DATA_DIR"  # local server: database and published reports

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=env.PREFIX, extra="ignore", frozen=True)
 
     agent: str | None = None
+    # Read by `agent_runtime.agent_file` when `agent_runtime.agents` is first imported (before settings are);
+    # listed here so they are documented and checked with the rest.
+    agents_file: Path | None = Field(None, description="the agents file (TOML); default: agents.toml at the "
+                                     "repository root")
+    agents_json: str | None = Field(None, description="the declared agents as JSON, read instead of the file; "
+                                    "the stack sets it on each service")
     model: str = Field("", description="model id; empty or 'offline' uses the offline model")
     base_url: str | None = Field(
         None, validation_alias=AliasChoices(env.PREFIX + "BASE_URL", env.OPENAI_BASE_URL)

@@ -17,7 +17,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from agent_runtime.agents import AGENTS
 from stacks.constructs.agent_network import AgentNetwork
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.agent_service import CONTAINER_PORT, HEALTH_PATH, AgentService
@@ -75,7 +74,7 @@ class AgentsStack(Stack):
         self.queues: dict[str, AgentQueue] = {}
         self.services: dict[str, AgentService] = {}
         for name, size in settings.agents.items():
-            agent = AGENTS[name]
+            agent = settings.agent_specs[name]
             queue = AgentQueue(self, f"{name}Queue", max_receive_count=settings.max_receive_count,
                                visibility_s=settings.queue_visibility_s)
             service = AgentService(

@@ -7,13 +7,22 @@ Values given with `-c` arrive as strings; they are coerced here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
-from agent_runtime.agents import AGENTS
+from agent_runtime.agent_file import (
+    FARGATE_MEMORY,
+    AgentFileError,
+    AgentSpec,
+    agents_file_path,
+    fargate_size_problem,
+    read_agents_file,
+)
 from agent_runtime.limits import APPROVAL_TIMEOUT_POLICIES, ApprovalTimeoutPolicy
 from agent_runtime.settings import (
     DEFAULT_MAX_ATTEMPTS,
@@ -23,16 +32,7 @@ from agent_runtime.settings import (
     attempts_within,
 )
 
-# Fargate's valid CPU units -> allowed memory (MiB).
-FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
+__all__ = ["FARGATE_MEMORY", "AgentSize", "PlatformSettings", "SettingsError", "load_settings"]
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
 # Powertools for AWS Lambda (Python) V3, public layer, ARM64, Python 3.14. The layer is built with the
@@ -74,9 +74,15 @@ class SettingsError(ValueError):
         self.problems = problems
 
 
+def _default_agents() -> dict[str, AgentSpec]:
+    """The agents of the default agents file (AGENT_PLATFORM_AGENTS_FILE, else `agents.toml`)."""
+    return read_agents_file(agents_file_path())
+
+
 @dataclass(frozen=True)
 class AgentSize:
-    """Per-agent Fargate size and scaling bounds."""
+    """Per-agent Fargate size and scaling bounds: `task_size`, then the agent's `[agents.service]` in the
+    agents file, then its `agent_sizes` entry, each over the one before."""
 
     cpu: int = 512
     memory_mib: int = 1024
@@ -90,7 +96,9 @@ class PlatformSettings:
 
     prefix: str = "AgentPlatform"
     region: str | None = None
-    agents: Mapping[str, AgentSize] = field(default_factory=lambda: {n: AgentSize() for n in AGENTS})
+    agents: Mapping[str, AgentSize] = field(default_factory=lambda: {n: AgentSize() for n in _default_agents()})
+    # Every agent of the agents file (`agents_file`), deployed or not; `agents` says which are deployed.
+    agent_specs: Mapping[str, AgentSpec] = field(default_factory=_default_agents)
     nat_gateways: int = 1
     certificate_arn: str | None = None
     domain_name: str | None = None
@@ -134,6 +142,11 @@ class PlatformSettings:
         if self.hosted_zone_name or not self.domain_name:
             return self.hosted_zone_name
         return self.domain_name.split(".", 1)[1]
+
+    @property
+    def deployed_agents(self) -> dict[str, AgentSpec]:
+        """The declarations of the agents deployed (`agents`), in that order."""
+        return {name: self.agent_specs[name] for name in self.agents}
 
     @property
     def max_attempts(self) -> int:
@@ -232,31 +245,37 @@ def _size(reader: _Reader, where: str, raw: Any, base: AgentSize) -> AgentSize:
 
 
 def _check_size(reader: _Reader, where: str, size: AgentSize) -> None:
-    allowed = FARGATE_MEMORY.get(size.cpu)
-    if allowed is None:
-        reader.problems.append(f"{where}: cpu {size.cpu} is not a Fargate size; use one of "
-                               f"{', '.join(map(str, FARGATE_MEMORY))}")
-    elif size.memory_mib not in allowed:
-        reader.problems.append(
-            f"{where}: cpu {size.cpu} with memory_mib {size.memory_mib} is not a Fargate size; with cpu {size.cpu} "
-            f"use memory_mib from {allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+    problem = fargate_size_problem(size.cpu, size.memory_mib)
+    if problem:
+        reader.problems.append(f"{where}: {problem}")
     if size.min_tasks > size.max_tasks:
         reader.problems.append(f"{where}: min_tasks {size.min_tasks} exceeds max_tasks {size.max_tasks}")
 
 
-def _agent_sizes(reader: _Reader) -> dict[str, AgentSize]:
-    """Which agents to deploy (`agents`, default all) and their sizes (`task_size`, `agent_sizes`)."""
-    known = ", ".join(sorted(AGENTS))
+def _declared_agents(reader: _Reader) -> dict[str, AgentSpec]:
+    """The agents of `agents_file` (else the default file), each problem of the file as one line."""
+    given = reader.text("agents_file", None, None, "expected the path of an agents file (TOML)")
+    try:
+        return read_agents_file(Path(given).expanduser() if given else agents_file_path())
+    except AgentFileError as exc:
+        reader.problems += [f"agents_file: {exc.source}: {p}" for p in exc.problems]
+        return {}
+
+
+def _agent_sizes(reader: _Reader, declared: Mapping[str, AgentSpec]) -> dict[str, AgentSize]:
+    """Which agents to deploy (`agents`, default all declared) and their sizes (`task_size`, the agents
+    file's `[agents.service]`, `agent_sizes`)."""
+    known = ", ".join(sorted(declared))
     names = _json_value(reader, "agents")
     if names is None:
-        names = list(AGENTS)
+        names = list(declared)
     elif isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not isinstance(names, list) or not names:
         reader.problems.append(f"agents: expected a non-empty list of agent names ({known}), got {names!r}")
-        names = list(AGENTS)
+        names = list(declared)
     for name in names:
-        if name not in AGENTS:
+        if name not in declared:
             reader.problems.append(f"agents: unknown agent {name!r}; known agents: {known}")
     base = _size(reader, "task_size", _json_value(reader, "task_size"), AgentSize())
     overrides = _json_value(reader, "agent_sizes") or {}
@@ -264,19 +283,22 @@ def _agent_sizes(reader: _Reader) -> dict[str, AgentSize]:
         reader.problems.append(f"agent_sizes: expected an object {{agent: {{cpu, memory_mib, ...}}}}, got {overrides!r}")
         overrides = {}
     for name in overrides:
-        if name not in AGENTS:
+        if name not in declared:
             reader.problems.append(f"agent_sizes: unknown agent {name!r}; known agents: {known}")
     _check_size(reader, "task_size", base)
     sizes = {}
-    for name in dict.fromkeys(n for n in names if n in AGENTS):
-        sizes[name] = _size(reader, f"agent_sizes.{name}", overrides.get(name), base)
-        if name in overrides:
-            _check_size(reader, f"agent_sizes.{name}", sizes[name])
+    for name in dict.fromkeys(n for n in names if n in declared):
+        sized = declared[name].service.model_dump(exclude_none=True)  # valid on its own, checked by the file
+        declared_size = dataclasses.replace(base, **sized)
+        sizes[name] = _size(reader, f"agent_sizes.{name}", overrides.get(name), declared_size)
+        if name in overrides or sized:
+            where = f"agent_sizes.{name}" if name in overrides else f"agents_file: agent {name!r}, service"
+            _check_size(reader, where, sizes[name])
     return sizes
 
 
 _KNOWN_KEYS = frozenset({
-    "prefix", "region", "agents", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name",
+    "prefix", "region", "agents", "agents_file", "task_size", "agent_sizes", "nat_gateways", "certificate_arn", "domain_name",
     "hosted_zone_id", "hosted_zone_name", "allow_http", "api_docs", "waf", "waf_rate_limit",
     "max_receive_count", "queue_visibility_s", "log_retention_days", "model", "llm_base_url", "log_level",
     "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
@@ -311,12 +333,14 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
     r = _Reader(context.get)
     r.problems += [f"{key}: unknown setting; known settings: {', '.join(sorted(_KNOWN_KEYS))}"
                    for key in sorted(context) if key not in _KNOWN_KEYS and not any(c in key for c in "@:")]
-    agents = _agent_sizes(r)
+    declared = _declared_agents(r)
+    agents = _agent_sizes(r, declared) if declared else {}
     settings = PlatformSettings(
         prefix=r.text("prefix", "AgentPlatform", _PREFIX, "expected letters and digits, starting with a letter")
         or "AgentPlatform",
         region=r.text("region", None, _REGION, "expected an AWS region like us-east-1"),
         agents=agents,
+        agent_specs=declared,
         nat_gateways=r.integer("nat_gateways", 1, 0, 2),
         certificate_arn=r.text("certificate_arn", None, _CERT_ARN,
                               "expected an ACM certificate ARN like "

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from agent_runtime.cli import keys, local, remote
+from agent_runtime.agent_file import AgentFileError
+
+try:
+    from agent_runtime.cli import keys, local, remote
+except AgentFileError as _exc:  # a bad agents file: its problems, one a line, and no traceback
+    raise SystemExit(str(_exc)) from None
 
 app = typer.Typer(
     name="agent-platform",
-    help="AI agents (research, content, analysis) with tools; runs locally and offline, deploys to AWS.",
+    help="AI agents (declared in agents.toml) with tools; runs locally and offline, deploys to AWS.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

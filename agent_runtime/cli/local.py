@@ -144,10 +144,11 @@ async def _stream(runner: Agent, task: str, session: str | None, *, json_output:
 def agents(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the agents: what each does, its tools and its step limit."""
+    """List the agents declared in the agents file: what each does, its tools and its step limit."""
     if json_output:
         rows = [{"name": a.name, "description": a.description, "tools": list(a.tools),
-                 "max_steps": a.limits.max_steps} for a in AGENTS.values()]
+                 "max_steps": a.limits.max_steps, "model": a.model, "concurrency": a.concurrency}
+                for a in AGENTS.values()]
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="Agents", title_justify="left")

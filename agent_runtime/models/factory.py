@@ -47,7 +47,7 @@ def build_model(settings: Settings, agent: AgentSpec, *, secrets_client: Any = N
     from agent_runtime.models.openai_model import OpenAIModel
     from agent_runtime.models.pricing import PriceTable
 
-    model = settings.model.strip()
+    model = settings.model.strip() or (agent.model or "")  # a model set for the run wins over the agent's
     if not model:
         if settings.base_url:
             raise ConfigurationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -15,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from agent_runtime import envnames as env
-from agent_runtime.agents import AgentSpec
+from agent_runtime.agent_file import AgentSpec, agents_document
 from stacks.constructs.agent_queue import AgentQueue
 from stacks.constructs.platform_secrets import PlatformSecrets
 from stacks.constructs.task_metric_filters import TaskMetricFilters
@@ -59,6 +60,9 @@ def container_environment(
     """What the runtime reads (`agent_runtime.settings.Settings`), by the names in `agent_runtime.envnames`."""
     environment = {
         env.AGENT_NAME: agent.name,
+        # The deployed agents' declarations, as the CDK app read them: each service runs (and lists) exactly
+        # those, whichever agents file was deployed and whatever image runs.
+        env.AGENTS_JSON: json.dumps(agents_document(settings.deployed_agents), separators=(",", ":")),
         env.STORE: "dynamodb",
         env.QUEUE: "sqs",
         env.TABLE_NAME: table_name,
@@ -66,13 +70,13 @@ def container_environment(
         env.API_KEYS_SECRET: secrets.api_keys_id,
         env.LLM_SECRET: secrets.llm_api_key_id,
         env.TOOL_FUNCTIONS: tool_functions_json,
-        env.MODEL: settings.model,
+        env.MODEL: agent.model or settings.model,
         env.LOG_LEVEL: settings.log_level,
         # The API documentation is anonymous, so it is off unless `api_docs` is set.
         env.API_DOCS: "true" if settings.api_docs else "false",
         # As the Dockerfile sets it, for images given as image_uri too: the container user has no home.
         env.DATA_DIR: CONTAINER_DATA_DIR,
-        env.WORKER_CONCURRENCY: str(settings.worker_concurrency),
+        env.WORKER_CONCURRENCY: str(agent.concurrency or settings.worker_concurrency),
         env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
         # Four eyes on sensitive calls: a submitter may not approve its own (admin keys excepted).
         env.REQUIRE_SECOND_APPROVER: "true",

@@ -20,6 +20,17 @@ _PLAYBOOKS: dict[str, Callable[[Plan], ModelReply]] = {
 }
 
 
+def playbook_for(agent: AgentSpec) -> Callable[[Plan], ModelReply]:
+    """The agent's own playbook; an agent declared in the agents file gets the one its tools suit:
+    analysis with `analyze_data`, else content with `publish_report`, else research (which uses
+    whichever of the search, fetch, summarise and extract tools it has)."""
+    if agent.name in _PLAYBOOKS:
+        return _PLAYBOOKS[agent.name]
+    if "analyze_data" in agent.tools:
+        return analysis
+    return content if "publish_report" in agent.tools else research
+
+
 class OfflineModel:
     """A deterministic, network-free model that follows the agent's playbook (see the package docstring)."""
 
@@ -28,7 +39,7 @@ class OfflineModel:
 
     def __init__(self, agent: AgentSpec) -> None:
         self.agent = agent
-        self._playbook = _PLAYBOOKS.get(agent.name, research)  # an unknown agent researches
+        self._playbook = playbook_for(agent)
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]]) -> ModelReply:
         """The next step of the playbook for this conversation."""
