@@ -42,7 +42,9 @@ class Usage(BaseModel):
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Serialized events carry every field, defaults included: their JSON schema (the OpenAPI document's
+    # `Event`) says so, which makes `type` a required discriminator.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
 
     task_id: str
     seq: int

@@ -7,6 +7,7 @@ next one, so a busy task costs about one store write per tool result, not one pe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from agent_runtime.checkpoint import Checkpoint
@@ -32,6 +33,7 @@ class Persister:
         self.durable = 0  # requests covered by a completed write
         self.error: BaseException | None = None
         self.cancel_flag: bool | None = None  # the task's cancel flag as the last completed write left it
+        self.told_at = float("-inf")  # when (monotonic) a write last told that flag
         self._changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -97,6 +99,7 @@ class Persister:
                 flag = await self.store.save_progress(self.task_id, events=events, checkpoint=cp,
                                                       saved_messages=self.saved_messages, owner=self.owner)
                 self.cancel_flag = flag if isinstance(flag, bool) else None  # a wrapped store may not say
+                self.told_at = time.monotonic()
                 self.saved_messages = count
                 if cp is not None:
                     self.durable = ticket

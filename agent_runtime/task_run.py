@@ -97,6 +97,7 @@ class TaskRun:
                  cancel: asyncio.Event) -> None:
         self.worker, self.task, self.runtime, self.limits, self.cancel = worker, task, runtime, limits, cancel
         self.waiting: set[str] = set()  # call ids of approvals this task is waiting for right now
+        self.persister: Persister | None = None  # set while `drive` runs
 
     async def drive(self) -> None:
         """Run the task from its last checkpoint to a terminal event and settle the task with it."""
@@ -107,6 +108,7 @@ class TaskRun:
         turn_log = await w.approvals.turn_log(task.task_id, checkpoint)
         persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
                               saved=len(checkpoint.messages) if checkpoint else 0)
+        self.persister = persister
         agent = Agent(self.runtime.spec, self.runtime.model, self.runtime.tools,
                       memory=ScopedMemory(store, task.agent, task.owner), approver=w.approvals, limits=self.limits)
         stream = agent.stream(
@@ -137,6 +139,14 @@ class TaskRun:
         if terminal is None:
             raise RuntimeError("the task's event stream ended without a terminal event")
         await self._finish(terminal)
+
+    def cancel_told(self, within_s: float) -> bool | None:
+        """The store's cancel flag as a write of this run told it less than `within_s` ago, else None:
+        the heartbeat then has no need to read the task."""
+        p = self.persister
+        if p is None or p.cancel_flag is None or time.monotonic() - p.told_at > within_s:
+            return None
+        return p.cancel_flag
 
     async def _before_tool(self) -> None:
         """Read the store's cancel flag before a tool call starts, so a cancel accepted by any API

@@ -247,7 +247,7 @@ class Worker:
             return
         run = TaskRun(self, task, runtime, limits, cancel)
         driver = asyncio.create_task(run.drive())
-        keeper = asyncio.create_task(self._keep_alive(task.task_id, msg, cancel))
+        keeper = asyncio.create_task(self._keep_alive(run, msg, cancel))
         try:
             await asyncio.wait({driver, keeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -262,8 +262,12 @@ class Worker:
             raise keeper.exception()  # type: ignore[misc]
         driver.result()  # re-raise the driver's error
 
-    async def _keep_alive(self, task_id: str, msg: QueueMessage, cancel: asyncio.Event) -> None:
-        """Renew the lease and the message's visibility; turn stored cancel requests into `cancel`."""
+    async def _keep_alive(self, run: TaskRun, msg: QueueMessage, cancel: asyncio.Event) -> None:
+        """Renew the lease and the message's visibility; turn stored cancel requests into `cancel`.
+
+        The cancel flag is known within `poll_s`: from the renewal, from a write of the run made within
+        `poll_s` (its conditional update returns the flag), or else from a read of the task."""
+        task_id = run.task.task_id
         renew_every = self.lease_s / 3
         extend_every = min(renew_every, self.queue.visibility_s / 3)
         next_renew = time.monotonic() + renew_every
@@ -275,9 +279,12 @@ class Worker:
                 if time.monotonic() >= next_renew:
                     record = await self.store.renew_lease(task_id, owner=self.owner, lease_s=self.lease_s)
                     next_renew = time.monotonic() + renew_every
+                    told: bool | None = record.cancel_requested
                 else:
-                    record = await self.store.get_task(task_id)
-                if record.cancel_requested:
+                    told = run.cancel_told(self.poll_s)
+                    if told is None:
+                        told = (await self.store.get_task(task_id)).cancel_requested
+                if told:
                     cancel.set()
                 if time.monotonic() >= next_extend:
                     await self.queue.extend(msg)

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from agent_runtime import __version__
-from agent_runtime.api import console
+from agent_runtime.api import console, links
 from agent_runtime.api.body_limit import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
 from agent_runtime.api.deps import ApiServices
 from agent_runtime.api.errors import add_error_handlers
@@ -43,6 +43,7 @@ def create_app(
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        generate_unique_id_function=links.operation_id,
     )
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
@@ -50,12 +51,13 @@ def create_app(
     add_error_handlers(app)
     app.include_router(api_router)
     app.include_router(console.router)  # the web console's static files at /console (no key to load)
-    _document_agents(app, services.agent_names)
+    _complete_document(app, services.agent_names)
     return app
 
 
-def _document_agents(app: FastAPI, names: list[str]) -> None:
-    """List the served agents as the enum of the `agent` path parameter in the OpenAPI document.
+def _complete_document(app: FastAPI, names: list[str]) -> None:
+    """Add to the generated OpenAPI document what the routes cannot declare: the served agents, as the
+    enum of the `agent` path parameter, and the links between operations (`links.add_links`).
 
     The routes are declared before any app knows its agents, so the enum is added to the
     generated document (FastAPI generates it once and caches it) rather than to the annotation.
@@ -64,6 +66,7 @@ def _document_agents(app: FastAPI, names: list[str]) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            links.add_links(generate())
             for operations in generate()["paths"].values():
                 for operation in operations.values():
                     for param in operation.get("parameters", []):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from agent_runtime import events
 from agent_runtime.limits import Limits
 from agent_runtime.store.base import ApprovalRecord, TaskRecord, TaskState
 
@@ -192,11 +193,21 @@ class TaskView(BaseModel):
         )
 
 
+class ApprovalList(BaseModel):
+    """A task's approvals, in the order they were requested."""
+
+    approvals: list[ApprovalView]
+
+
+class Event(RootModel[events.Event]):
+    """One event of a task, told apart by `type` (the SSE stream's `data`, the JSON page's `events`)."""
+
+
 class EventsPage(BaseModel):
     """Events after a sequence number, for clients that poll instead of streaming."""
 
     task_id: str
-    events: list[dict[str, Any]]
+    events: list[Event]
     next_after: int = Field(description="pass as ?after= to get the events that follow")
     done: bool = Field(description="true when the task's terminal event is in this page or was before it")
     state: TaskState

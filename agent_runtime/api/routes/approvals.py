@@ -1,17 +1,31 @@
 """Approvals: a human approves or rejects a sensitive tool call a task is waiting on."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from agent_runtime.api.deps import AgentName, Caller, Services, TaskId, authenticate, require_role, task_of
 from agent_runtime.api.errors import ApiError, error_responses
-from agent_runtime.api.schemas import ApprovalView, DecideApproval, task_links
+from agent_runtime.api.schemas import ApprovalList, ApprovalView, DecideApproval, task_links
 from agent_runtime.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/v1/agents/{agent}/tasks", tags=["approvals"], dependencies=[Depends(authenticate)])
 
 CallId = Annotated[str, Path(min_length=1, max_length=200, description="the tool call's id")]
+
+
+@router.get("/{task_id}/approvals", response_model=ApprovalList, responses=error_responses(401, 404, 422, 429))
+async def list_approvals(
+    agent: AgentName, task_id: TaskId, services: Services, caller: Caller,
+    status: Annotated[Literal["pending", "approved", "rejected"] | None,
+                      Query(description="only approvals with this status")] = None,
+) -> ApprovalList:
+    """The task's approvals (sensitive tool calls), in the order they were requested; `?status=pending`
+    for those waiting for a decision, each with the URL to POST it to."""
+    await task_of(services, agent, task_id, caller)
+    records = await services.store.list_approvals(task_id, pending_only=status == "pending")
+    base = task_links(agent, task_id).self
+    return ApprovalList(approvals=[ApprovalView.of(a, base) for a in records if status in (None, a.status)])
 
 
 @router.post("/{task_id}/approvals/{call_id}", response_model=ApprovalView,

@@ -3,7 +3,7 @@
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -12,25 +12,39 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent_runtime.api.deps import AgentName, ApiServices, Caller, Services, TaskId, authenticate, task_of
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import EventsPage
-from agent_runtime.events import TERMINAL_TYPES
+from agent_runtime.events import TERMINAL_TYPES, Event, parse_event
 from agent_runtime.store.base import TaskRecord
 
 router = APIRouter(prefix="/v1/agents/{agent}/tasks", tags=["tasks"], dependencies=[Depends(authenticate)])
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Server-Sent Events (id = seq, event = type, data = the event as JSON); "
-                         "with ?format=json, a page of events",
-          "content": {"text/event-stream": {"schema": {"type": "string"}},
-                      "application/json": {"schema": EventsPage.model_json_schema(
-                          ref_template="#/components/schemas/{model}")}}},
-    **error_responses(401, 404, 422, 429),
-}
 STREAM_RETRY_AFTER_S = 5
 # Cursors are event sequence numbers: ASCII digits, at most 18 of them, so every cursor fits the stores'
 # 64-bit integers (a longer one, or digits of other scripts, is a 422, never a 500).
 MAX_CURSOR = 10**18 - 1
 CURSOR_PATTERN = r"^[0-9]{1,18}$"
+EVENT_TYPES = sorted(model.model_fields["type"].default for model in get_args(get_args(Event)[0]))
 
+# One message of the stream (OpenAPI 3.2's `itemSchema`, which FastAPI and schemathesis read in a 3.1
+# document too): `id` the seq, `event` the type, `data` an `Event` as JSON. Heartbeats are comments.
+SSE_MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": CURSOR_PATTERN, "description": "the event's seq: send it back as "
+               "Last-Event-ID to resume after it"},
+        "event": {"type": "string", "enum": EVENT_TYPES, "description": "the event's type"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"$ref": "#/components/schemas/Event"}, "description": "the event, as JSON"},
+    },
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Server-Sent Events (id = seq, event = type, data = the event as JSON), ending after the "
+                         "task's terminal event; with ?format=json, a page of events",
+          "model": EventsPage,
+          "content": {"text/event-stream": {"itemSchema": SSE_MESSAGE, "x-event-schema": "#/components/schemas/Event"}},
+    },
+    **error_responses(401, 404, 422, 429),
+}
 
 @router.get("/{task_id}/events", response_model=None, responses=_RESPONSES)
 async def task_events(
@@ -92,7 +106,8 @@ async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIter
         with notifier.listening(("events", task_id)) as written:  # before the read: no write is missed
             batch = await store.list_events(task_id, after=cursor, limit=500)
             for e in batch:
-                yield ServerSentEvent(data=e.data, event=e.type, id=str(e.seq))
+                # Re-serialized: every field, defaults included, as the document's `Event` says.
+                yield ServerSentEvent(data=parse_event(e.data).model_dump_json(), event=e.type, id=str(e.seq))
                 cursor = e.seq
                 if e.type in TERMINAL_TYPES:
                     return
