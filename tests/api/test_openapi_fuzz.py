@@ -116,6 +116,13 @@ class _Chains(schema.as_state_machine()):  # type: ignore[misc]
             raise
 
 
+def _template(path: str) -> str:
+    """The document's path template of a concrete task path."""
+    parts = path.split("/")
+    names = {3: "{agent}", 5: "{task_id}", 7: "{call_id}"}
+    return "/".join(names.get(i, part) for i, part in enumerate(parts))
+
+
 def _wait_for_approval(base_url: str, task_url: str) -> None:
     """Until the task has a pending approval or has ended (at most 2 s)."""
     deadline = time.monotonic() + 2
@@ -139,6 +146,51 @@ def test_stateful_chains_follow_the_links(base_url: str) -> None:
         # unless a check failed, and so does this test.
         pass
     assert not _Chains.failures, _Chains.failures[0]
-    # The links were followed: an approval found from a submitted task.
     assert 202 in _Chains.seen.get(links.SUBMIT_TASK, set()), _Chains.seen
-    assert 200 in _Chains.seen.get(links.LIST_APPROVALS, set()), _Chains.seen
+
+
+def _follow(response: httpx.Response, operation_id: str, name: str) -> dict[str, Any]:
+    """The path parameters the document's link `name` of `operation_id` gives from `response`."""
+    document = _PLATFORM.app.openapi()
+    operation = next(op for ops in document["paths"].values() for op in ops.values()
+                     if op["operationId"] == operation_id)
+    link = operation["responses"][str(response.status_code)]["links"][name]
+    request_path = dict(zip(("agent", "task_id"), response.request.url.path.split("/")[3::2], strict=False))
+    out = {}
+    for param, expression in link["parameters"].items():
+        if expression.startswith("$response.body#/"):
+            value: Any = response.json()
+            for part in expression.removeprefix("$response.body#/").split("/"):
+                value = value[int(part)] if isinstance(value, list) else value[part]
+            out[param] = value
+        else:
+            out[param] = request_path[expression.removeprefix("$request.path.")]
+    return out
+
+
+def _validated(base_url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The response, checked by schemathesis against its operation in the document."""
+    response = httpx.request(method, f"{base_url}{path}", headers=AUTH, timeout=10, **kwargs)
+    template = _template(path)
+    operation = schema.find_operation_by_path(method, template)
+    parameters = {t[1:-1]: p for t, p in zip(template.split("/"), path.split("/"), strict=True) if t != p}
+    case = operation.Case(path_parameters=parameters, query=kwargs.get("params"))
+    case.validate_response(response, checks=[CHECKS.get_one("response_schema_conformance")])
+    return response
+
+
+def test_links_lead_from_a_submit_to_deciding_its_approval(base_url: str) -> None:
+    """Walked by hand, deterministically: submit -> links -> the approval -> decide -> the task's events
+    (the SSE stream validated message by message against the `Event` union)."""
+    submitted = _validated(base_url, "POST", "/v1/agents/content/tasks", json={"input": "publish it"})
+    ids = _follow(submitted, links.SUBMIT_TASK, "ListApprovals")
+    base = f"/v1/agents/{ids['agent']}/tasks/{ids['task_id']}"
+    _wait_for_approval(base_url, base)
+    listed = _validated(base_url, "GET", f"{base}/approvals", params={"status": "pending"})
+    call = _follow(listed, links.LIST_APPROVALS, "DecideFirstApproval")
+    decided = _validated(base_url, "POST", f"{base}/approvals/{call['call_id']}", json={"approve": True})
+    assert decided.json()["status"] == "approved"
+    stream = _validated(base_url, "GET", f"{base}/events")  # ends with the task
+    assert "event: approval.resolved" in stream.text and "event: task.finished" in stream.text
+    page = _validated(base_url, "GET", f"{base}/events", params={"format": "json"})
+    assert [e["type"] for e in page.json()["events"]][-1] == "task.finished"
