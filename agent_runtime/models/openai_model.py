@@ -19,6 +19,7 @@ single task keeps reusing one connection. The clients share one TLS context
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import ssl
@@ -31,7 +32,7 @@ import openai
 from agent_runtime.errors import ConfigurationError, ModelError
 from agent_runtime.events import Usage
 from agent_runtime.models.base import Message, ModelReply, TextSink, ToolCall, ToolMode
-from agent_runtime.models.openai_stream import read_stream
+from agent_runtime.models.openai_stream import ResumedText, StreamBrokenError, read_body, read_stream
 from agent_runtime.models.pricing import PriceTable
 from agent_runtime.models.react import STOP_SEQUENCES, ReactFormat, message_text, new_call_id, parse_react
 from agent_runtime.redact import redact, register_secret
@@ -84,6 +85,7 @@ class OpenAIModel:
         self.tool_mode: ToolMode = tool_mode
         self.base_url = base_url
         self.timeout_s = float(timeout_s)
+        self.max_retries = max_retries
         self.prices = prices or PriceTable()
         self._params = dict(params or {})
         self._react = ReactFormat() if tool_mode == "react" else None
@@ -139,22 +141,49 @@ class OpenAIModel:
         else:
             body["messages"] = self._react.messages(messages, tools)
             body["stop"] = STOP_SEQUENCES
-        streaming = on_text is not None and self.streams
-        if streaming:
+        if on_text is not None and self.streams:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
+            return await self._streamed(body, on_text)
         index = self._pick_client()
         self._in_flight[index] += 1
         try:
-            response = await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body,
-                                                        stream=streaming)
-            if streaming and on_text is not None and _is_sse(response):
-                streamed = await read_stream(response, on_text, self.endpoint)
-                usage = _usage(streamed.usage)
-                return _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
-                                     streamed.finish_reason)
-            if streaming:  # an endpoint that answered a stream request with one JSON body
-                await response.aread()
+            response = await self._post(index, body, stream=False)
+        finally:
+            self._in_flight[index] -= 1
+        return self._reply(response)
+
+    async def _streamed(self, body: dict[str, Any], on_text: TextSink) -> ModelReply:
+        """A streamed call. One whose stream breaks off after it began (the client retries only until the
+        status arrives) is made again, up to `max_retries` times; `on_text` then gets only the text past
+        what the broken attempts already gave it."""
+        sink = ResumedText(on_text)
+        for attempt in range(self.max_retries + 1):
+            index = self._pick_client()
+            self._in_flight[index] += 1
+            try:
+                response = await self._post(index, body, stream=True)
+                if _is_sse(response):
+                    streamed = await read_stream(response, sink, self.endpoint)
+                    usage = _usage(streamed.usage)
+                    return _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
+                                         streamed.finish_reason)
+                await read_body(response, self.endpoint)  # an endpoint that answered with one JSON body
+                return self._reply(response)
+            except StreamBrokenError:
+                if attempt >= self.max_retries:
+                    raise
+            finally:
+                self._in_flight[index] -= 1
+            sink.restart()
+            await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    async def _post(self, index: int, body: dict[str, Any], *, stream: bool) -> httpx.Response:
+        """POST the body to the client at `index`: its errors (after its retries) as `ModelError`s."""
+        try:
+            return await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body,
+                                                   stream=stream)
         except openai.APIStatusError as exc:
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
@@ -170,8 +199,9 @@ class OpenAIModel:
             ) from exc
         except openai.OpenAIError as exc:
             raise ModelError(redact(f"model call failed: {exc}")) from exc
-        finally:
-            self._in_flight[index] -= 1
+
+    def _reply(self, response: httpx.Response) -> ModelReply:
+        """The reply of a JSON (not streamed) chat completion."""
         try:
             data = json.loads(response.content)
             message = data["choices"][0]["message"]

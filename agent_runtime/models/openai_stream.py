@@ -13,15 +13,49 @@ no pydantic model per chunk (the `openai` package's typed stream costs several t
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import openai
 
 from agent_runtime.errors import ModelError
 from agent_runtime.models.base import TextSink
 from agent_runtime.redact import redact
+
+# The HTTP library the `openai` package sends with (httpx, or its fork httpx2, by the package's version):
+# a body cut short raises that library's errors.
+_HTTP_ERRORS: tuple[type[Exception], ...] = tuple({
+    httpx.HTTPError, importlib.import_module(type(openai.DEFAULT_CONNECTION_LIMITS).__module__.split(".")[0]).HTTPError})
+
+
+class StreamBrokenError(ModelError):
+    """The reply broke off after it began (a dropped connection, a stall, no end): worth calling again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class ResumedText:
+    """Passes text pieces on; on an attempt after `restart()`, only the text past what was already passed
+    (the model's new reply may differ: the stored `model.turn` has the text of the attempt that ended)."""
+
+    def __init__(self, on_text: TextSink) -> None:
+        self.on_text = on_text
+        self.sent = 0  # characters passed on, over all attempts
+        self.seen = 0  # characters of this attempt
+
+    def restart(self) -> None:
+        self.seen = 0
+
+    def __call__(self, text: str) -> None:
+        start, self.seen = self.seen, self.seen + len(text)
+        if self.seen > self.sent:
+            piece = text[max(0, self.sent - start):]
+            self.sent = self.seen
+            self.on_text(piece)
 
 
 @dataclass(slots=True)
@@ -111,7 +145,7 @@ class _Assembly:
 async def read_stream(response: httpx.Response, on_text: TextSink, endpoint: str) -> StreamedCompletion:
     """Read an SSE completion to its end, sending each text piece to `on_text`; the response is closed.
     A stream that breaks off (a dropped connection, no `[DONE]` nor finish reason) is a retryable
-    `ModelError`: the text sent so far was live-only, the task's stored events hold none of it."""
+    `StreamBrokenError`: the text sent so far was live-only, the task's stored events hold none of it."""
     assembly = _Assembly(on_text)
     data: list[bytes] = []
     rest = b""
@@ -128,14 +162,22 @@ async def read_stream(response: httpx.Response, on_text: TextSink, endpoint: str
                 elif line.startswith(b"data:"):
                     data.append(line[6:] if line.startswith(b"data: ") else line[5:])
                 # `event:`, `id:`, `retry:` and `:` comment lines carry nothing a completion needs
-    except httpx.HTTPError as exc:
-        raise ModelError(redact(f"the model endpoint {endpoint} broke off its stream: {type(exc).__name__}: {exc}"),
-                         retryable=True) from exc
+    except _HTTP_ERRORS as exc:
+        raise StreamBrokenError(
+            redact(f"the model endpoint {endpoint} broke off its stream: {type(exc).__name__}: {exc}")) from exc
     finally:
         await response.aclose()
     if data:  # a last event without its blank line
         assembly.add(b"\n".join(data))
     if not assembly.done and assembly.finish is None:
-        raise ModelError(f"the model endpoint {endpoint} ended its stream before the completion did",
-                         retryable=True)
+        raise StreamBrokenError(f"the model endpoint {endpoint} ended its stream before the completion did")
     return assembly.result()
+
+
+async def read_body(response: httpx.Response, endpoint: str) -> None:
+    """Read a (not streamed) body a stream request got; one cut short is a `StreamBrokenError`."""
+    try:
+        await response.aread()
+    except _HTTP_ERRORS as exc:
+        raise StreamBrokenError(
+            redact(f"the model endpoint {endpoint} broke off its reply: {type(exc).__name__}: {exc}")) from exc

@@ -67,13 +67,27 @@ async def test_errors_before_the_stream_are_retried_as_without(fake_openai: Fake
         await model.complete([USER], [], on_text=pieces.append)
 
 
-async def test_a_stream_cut_short_is_a_retryable_model_error(fake_openai: FakeOpenAIServer,
-                                                             model: OpenAIModel) -> None:
-    head = json.dumps({"choices": [{"index": 0, "delta": {"content": "Half an"}, "finish_reason": None}]})
-    fake_openai.script(Reply(raw_body=f"data: {head}\n\n", content_type=SSE))  # no finish reason, no [DONE]
+def _cut(text: str) -> Reply:
+    """A stream that breaks off after `text`: no finish reason, no [DONE]."""
+    head = json.dumps({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
+    return Reply(raw_body=f"data: {head}\n\n", content_type=SSE)
+
+
+async def test_a_stream_cut_short_is_called_again_and_its_text_not_repeated(fake_openai: FakeOpenAIServer,
+                                                                            model: OpenAIModel) -> None:
+    fake_openai.script(_cut(ANSWER[:20]), say(ANSWER))
+    pieces: list[str] = []
+    reply = await model.complete([USER], [], on_text=pieces.append)
+    assert reply.text == ANSWER and "".join(pieces) == ANSWER
+    assert len(fake_openai.chat_requests) == 2
+
+
+async def test_a_stream_cut_short_every_time_is_a_retryable_model_error(fake_openai: FakeOpenAIServer,
+                                                                        model: OpenAIModel) -> None:
+    fake_openai.script(_cut("Half an"), _cut("Half an"))  # max_retries=1: two attempts
     with pytest.raises(ModelError, match="ended its stream") as info:
         await model.complete([USER], [], on_text=lambda _: None)
-    assert info.value.retryable
+    assert info.value.retryable and len(fake_openai.chat_requests) == 2
 
 
 async def test_an_error_event_mid_stream(fake_openai: FakeOpenAIServer, model: OpenAIModel) -> None:
