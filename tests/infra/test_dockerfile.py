@@ -146,7 +146,9 @@ def test_install_step_yields_a_working_entrypoint(default_synth: Synth, tmp_path
                     "--no-index", "--target", str(target), str(context)], check=True, timeout=300,
                    capture_output=True)
     script = target / "bin" / json.loads(_args("CMD")[0])[0]
-    env = {**os.environ, "AGENT_PLATFORM_DATA_DIR": str(tmp_path / "data")}
+    # As the Dockerfile's ENV names it: the agents file copied beside the sources (/src/agents.toml).
+    env = {**os.environ, "AGENT_PLATFORM_DATA_DIR": str(tmp_path / "data"),
+           "AGENT_PLATFORM_AGENTS_FILE": str(context / "agents.toml")}
     done = subprocess.run([sys.executable, "-I", "-S", "-c", _RUN_INSTALLED, str(target),
                            sysconfig.get_paths()["purelib"], str(script), "serve", "--help"],
                           env=env, capture_output=True, text=True, timeout=120)
