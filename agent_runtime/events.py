@@ -2,7 +2,8 @@
 
 The same events drive the CLI progress display, the SSE stream and the store.
 Each carries the task id, a per-task sequence number (1, 2, 3, ...) and a
-timestamp (epoch seconds).
+timestamp (epoch seconds). `model.delta` is the exception: a piece of streamed model
+text, live only (no sequence number, never stored), outside the stored `Event` union.
 """
 
 from __future__ import annotations
@@ -71,6 +72,21 @@ class ModelTurn(_Event):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float = 0.0
     duration_ms: float = 0.0
+
+
+class ModelDelta(BaseModel):
+    """A piece of the model's text as it streams, for whoever watches now: live only. It has no seq
+    (`null`), is never stored nor replayed (a stream resumed with Last-Event-ID gets none), and
+    the `model.turn` of its step, stored after it, holds the whole text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
+
+    type: Literal["model.delta"] = "model.delta"
+    task_id: str
+    seq: None = None
+    ts: float
+    step: int
+    text: str
 
 
 class ToolCallStarted(_Event):
@@ -166,6 +182,8 @@ Event = Annotated[
     | TaskCancelled,
     Field(discriminator="type"),
 ]
+# What a live stream carries: the stored events, and the live-only deltas between them.
+LiveEvent = Annotated[Event | ModelDelta, Field(discriminator="type")]
 TerminalEvent = TaskFinished | TaskFailed | TaskCancelled
 TerminalState = Literal["succeeded", "failed", "cancelled"]
 # The state a task ends in, by the type of its terminal event (the store, the worker's metrics and
@@ -185,6 +203,16 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     if isinstance(data, dict):
         return EVENT_ADAPTER.validate_python(data)
     return EVENT_ADAPTER.validate_json(data)
+
+
+LIVE_EVENT_ADAPTER: TypeAdapter[Event | ModelDelta] = TypeAdapter(LiveEvent)
+
+
+def parse_live_event(data: str | bytes | dict[str, Any]) -> Event | ModelDelta:
+    """Parse one event of a live stream: a stored event or a `model.delta`."""
+    if isinstance(data, dict):
+        return LIVE_EVENT_ADAPTER.validate_python(data)
+    return LIVE_EVENT_ADAPTER.validate_json(data)
 
 
 def is_terminal(event: Event) -> bool:

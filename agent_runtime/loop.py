@@ -30,6 +30,7 @@ from agent_runtime.checkpoint import (
 from agent_runtime.errors import ModelError
 from agent_runtime.events import (
     Event,
+    ModelDelta,
     ModelTurn,
     StopReason,
     TaskCancelled,
@@ -39,7 +40,7 @@ from agent_runtime.events import (
 )
 from agent_runtime.limits import Limits
 from agent_runtime.memory import ContextWindow, Memory
-from agent_runtime.models.base import Model
+from agent_runtime.models.base import Model, StreamingModel
 from agent_runtime.redact import redact
 from agent_runtime.result import TaskResult, result_from
 from agent_runtime.tool_calls import unanswered_calls
@@ -49,6 +50,7 @@ from agent_runtime.tools.base import Tool
 __all__ = ["Agent", "ApprovalDecision", "TaskResult"]
 # `task.started` carries the input's head; the task record holds the whole input, stored once.
 MAX_EVENT_INPUT_CHARS = 2_000
+DeltaSink = Callable[[ModelDelta], None]  # where the live-only `model.delta` events go
 
 
 def _head(text: str, limit: int) -> str:
@@ -89,6 +91,8 @@ class Agent:
         self.limits = limits or spec.limits
         # Built once per agent: the tool list the model sees.
         self.tool_schemas = [t.spec.openai_tool() for t in self.tools.values()]
+        # Whether the model can stream its text (`StreamingModel`): then `on_delta` gets it live.
+        self.streams = bool(getattr(model, "streams", False))
 
     async def run(self, task: str, **kwargs: Any) -> TaskResult:
         """Run a task to its end and return the result with all its events."""
@@ -110,12 +114,15 @@ class Agent:
         limits: Limits | None = None,
         turn_log: TurnLog | None = None,
         before_tool: BeforeTool | None = None,
+        on_delta: DeltaSink | None = None,
     ) -> AsyncIterator[Event]:
         """Run a task, yielding its events as they happen; the last one is terminal.
 
         With `resume`, `turn_log` says which approvals of the last turn the event log already holds.
         `before_tool` is awaited before each tool call starts (a worker reads the store's cancel flag
         there and sets `cancel`), so no call starts after a cancel it could know of.
+        With `on_delta` and a model that streams, each piece of the model's text is given to it as a
+        `ModelDelta` while the call runs: live only, never yielded here (the `model.turn` is).
         """
         run = _Run(
             self,
@@ -129,6 +136,7 @@ class Agent:
             turn_log=turn_log or TurnLog(),
             before_tool=before_tool,
         )
+        run.on_delta = on_delta if self.streams else None
         queue: asyncio.Queue[Any] = asyncio.Queue()
         body = asyncio.create_task(run.execute(queue.put_nowait, cancel))
         body.add_done_callback(lambda _: queue.put_nowait(_DONE))
@@ -184,6 +192,7 @@ class _Run(ToolActing):
         self.emit: Callable[[Any], None] = lambda _: None
         self.started = time.monotonic()
         self.last_thought = ""
+        self.on_delta: DeltaSink | None = None
 
     # -- events -------------------------------------------------------------
 
@@ -297,7 +306,11 @@ class _Run(ToolActing):
             cp.step += 1
             self.cancel_checked = False  # the model call takes a while: the flag is checked again after it
             t0 = time.monotonic()
-            reply = await agent.model.complete(window.view(), agent.tool_schemas)
+            if self.on_delta is None:
+                reply = await agent.model.complete(window.view(), agent.tool_schemas)
+            else:
+                model: StreamingModel = agent.model  # type: ignore[assignment]  # Agent.streams says so
+                reply = await model.complete(window.view(), agent.tool_schemas, on_text=self._text_sink(cp.step))
             cp.usage = cp.usage + reply.usage
             cp.cost_usd += reply.cost_usd
             self.last_thought = reply.text or self.last_thought
@@ -324,6 +337,17 @@ class _Run(ToolActing):
                 await self._checkpoint()  # the turn is stored before the task ends on it
                 raise
             await self._act(reply.tool_calls)  # checkpoints the turn with its calls' tool.started events
+
+    def _text_sink(self, step: int) -> Callable[[str], None]:
+        """Where the model's text of `step` goes as it streams: `on_delta`, as live-only events."""
+        on_delta, task_id = self.on_delta, self.task_id
+        assert on_delta is not None
+
+        def sink(text: str) -> None:
+            # Built unvalidated: its fields are the loop's own (a delta costs microseconds, a step has hundreds).
+            on_delta(ModelDelta.model_construct(task_id=task_id, ts=time.time(), step=step, text=text))
+
+        return sink
 
     def _check_budget(self) -> None:
         cp, limits = self.cp, self.limits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from agent_runtime.observability import emit_task_metrics
 from agent_runtime.persister import Persister
 from agent_runtime.principals import session_scope
 from agent_runtime.store.base import Store, TaskRecord, TaskState
+from agent_runtime.store.notify import live_key
 from agent_runtime.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -114,7 +116,7 @@ class TaskRun:
         stream = agent.stream(
             task.input, task_id=task.task_id, session_id=task.session_id, cancel=self.cancel, resume=checkpoint,
             start_seq=start_seq, on_checkpoint=persister.checkpoint, limits=self.limits, turn_log=turn_log,
-            before_tool=self._before_tool,
+            before_tool=self._before_tool, on_delta=functools.partial(w.notifier.publish, live_key(task.task_id)),
         )
         terminal: TerminalEvent | None = None
         waiting = (set(checkpoint.pending_approvals) | set(turn_log.requested)) if checkpoint else set()

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from agent_runtime.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ApproveMode, fail
 from agent_runtime.cli.render import EventRenderer
-from agent_runtime.events import TERMINAL_TYPES, parse_event
+from agent_runtime.events import TERMINAL_TYPES, parse_live_event
 from agent_runtime.store.base import ACTIVE_STATES
 
 RECONNECTS = 5  # consecutive failed reconnects before `watch` gives up
@@ -62,8 +62,9 @@ class ApiClient:
         hint = " (set --key or AGENT_PLATFORM_CLIENT_KEY)" if response.status_code == 401 else ""
         fail(f"the task API answered {response.status_code}: {message}{hint}", EXIT_FAILED)
 
-    def events(self, path: str, after: int) -> Iterator[tuple[int, str, str]]:
-        """(seq, type, JSON data) of the task's events after `after`, live until the stream ends."""
+    def events(self, path: str, after: int) -> Iterator[tuple[int | None, str, str]]:
+        """(seq, type, JSON data) of the task's events after `after`, live until the stream ends; the seq of
+        a live-only `model.delta` (sent without an id) is None."""
         headers = {"Last-Event-ID": str(after)} if after else {}
         # The server sends a heartbeat at least every 15 s, so a minute of silence is a dead connection.
         with connect_sse(self.http, "GET", path, headers=headers, timeout=httpx.Timeout(30.0, read=60.0)) as source:
@@ -71,7 +72,9 @@ class ApiClient:
                 source.response.read()
                 self.refused(source.response)
             for sse in source.iter_sse():
-                if sse.id and sse.id.isdigit():
+                if sse.event == "model.delta":  # httpx-sse gives it the last id seen: ignored
+                    yield None, sse.event, sse.data
+                elif sse.id and sse.id.isdigit():
                     yield int(sse.id), sse.event, sse.data
 
 
@@ -97,6 +100,9 @@ class Watcher:
         while True:
             try:
                 for seq, kind, data in self.client.events(self.base + "/events", self.seen):
+                    if seq is None:  # live-only text of the model, shown as it streams
+                        self.show(kind, data)
+                        continue
                     if seq <= self.seen:  # never show an event twice
                         continue
                     self.seen = seq
@@ -132,7 +138,7 @@ class Watcher:
             sys.stdout.flush()
         else:
             try:
-                event = parse_event(data)
+                event = parse_live_event(data)
             except ValidationError:
                 self.console.print(f"  [dim]({escape(kind)} event this client does not know)[/]")
                 return

@@ -1,26 +1,33 @@
 """Rich rendering of task events for a terminal: live progress, then the answer and its cost.
 
 Works from events alone, so the local `run` command and the remote `watch` command (events
-read back from the API's SSE stream) show a task the same way.
+read back from the API's SSE stream) show a task the same way. The model's text, while it streams
+(live-only `model.delta` events), is shown in a live draft below the progress lines on a terminal;
+the step's stored `model.turn` replaces it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.rule import Rule
+from rich.segment import Segment
+from rich.text import Text
 
 from agent_runtime.events import (
     ApprovalRequested,
     ApprovalResolved,
     Event,
+    ModelDelta,
     ModelTurn,
     TaskCancelled,
     TaskFailed,
@@ -81,17 +88,78 @@ def brief_result(result: str) -> str:
     return _short(result, 80)
 
 
+# Redraws of the live draft a second, at most: a redraw costs far more than a delta.
+DRAFT_REFRESH_S = 1 / 12
+
+
+class _Tail:
+    """The last lines of a text that fit the terminal (a long draft shows its newest lines)."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.text, options, pad=False)
+        for line in lines[-max(1, console.size.height - 2):]:
+            yield from line
+            yield Segment.line()
+
+
+class _Draft:
+    """The text of one step as it streams, in a transient rich `Live` (a terminal only)."""
+
+    def __init__(self, console: Console, step: int) -> None:
+        self.step = step
+        self.text = Text(style="italic")
+        self.live = Live(_Tail(self.text), console=console, auto_refresh=False, transient=True)
+        self.live.start()
+        self.drawn = 0.0
+
+    def add(self, piece: str) -> None:
+        self.text.append(piece)
+        now = time.monotonic()
+        if now - self.drawn >= DRAFT_REFRESH_S:
+            self.drawn = now
+            self.live.refresh()
+
+    def close(self) -> None:
+        self.live.stop()
+
+
 class EventRenderer:
     """Prints each event as it arrives; the terminal event prints the answer and a usage line."""
 
     def __init__(self, console: Console | None = None, *, show_input: bool = True) -> None:
         self.console = console or Console()
         self.show_input = show_input
+        self._draft: _Draft | None = None
+        self._turn_step = 0  # the last model.turn's step: a later delta of it is stale
 
     def __call__(self, event: Event) -> None:
         self.handle(event)
 
-    def handle(self, event: Event) -> None:
+    def delta(self, event: ModelDelta) -> None:
+        """Add a piece of the model's streaming text to the live draft (nothing when not on a terminal:
+        the step's `model.turn` and the answer carry the whole text)."""
+        if not self.console.is_terminal or event.step <= self._turn_step:
+            return
+        if self._draft is not None and self._draft.step != event.step:
+            self.end_draft()
+        if self._draft is None:
+            self._draft = _Draft(self.console, event.step)
+        self._draft.add(event.text)
+
+    def end_draft(self) -> None:
+        """Clear the live draft (the stored events that follow show the text)."""
+        if self._draft is not None:
+            self._draft.close()
+            self._draft = None
+
+    def handle(self, event: Event | ModelDelta) -> None:
+        if isinstance(event, ModelDelta):
+            self.delta(event)
+            return
+        self.end_draft()
         print_ = self.console.print
         if isinstance(event, TaskStarted):
             mode = " [dim](offline: deterministic planner, no LLM)[/]" if event.offline else ""
@@ -102,6 +170,7 @@ class EventRenderer:
             if self.show_input:
                 print_(f"[dim]Task:[/] {escape(_short(event.input, 300))}", highlight=False)
         elif isinstance(event, ModelTurn):
+            self._turn_step = event.step
             tokens = event.usage.total_tokens
             what = f"{len(event.tool_calls)} tool call{'s' if len(event.tool_calls) != 1 else ''}" \
                 if event.tool_calls else "answer"

@@ -1,5 +1,6 @@
 """A task's events: live as Server-Sent Events (replay, then follow), or a page of JSON for pollers."""
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -12,8 +13,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent_runtime.api.deps import AgentName, ApiServices, Caller, Services, TaskId, authenticate, task_of
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import EventsPage
-from agent_runtime.events import TERMINAL_TYPES, Event, parse_event
+from agent_runtime.events import TERMINAL_TYPES, Event, ModelDelta, ModelTurn, parse_event
 from agent_runtime.store.base import TaskRecord
+from agent_runtime.store.notify import LiveInbox, live_key
 
 router = APIRouter(prefix="/v1/agents/{agent}/tasks", tags=["tasks"], dependencies=[Depends(authenticate)])
 
@@ -26,15 +28,17 @@ EVENT_TYPES = sorted(model.model_fields["type"].default for model in get_args(ge
 
 # One message of the stream (OpenAPI 3.2's `itemSchema`, which FastAPI and schemathesis read in a 3.1
 # document too): `id` the seq, `event` the type, `data` an `Event` as JSON. Heartbeats are comments.
+# A live-only `model.delta` (streamed model text, never stored) has no `id`.
 SSE_MESSAGE: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "event", "data"],
+    "required": ["event", "data"],
     "properties": {
         "id": {"type": "string", "pattern": CURSOR_PATTERN, "description": "the event's seq: send it back as "
-               "Last-Event-ID to resume after it"},
-        "event": {"type": "string", "enum": EVENT_TYPES, "description": "the event's type"},
+               "Last-Event-ID to resume after it (absent on a live-only model.delta)"},
+        "event": {"type": "string", "enum": [*EVENT_TYPES, "model.delta"], "description": "the event's type"},
         "data": {"type": "string", "contentMediaType": "application/json",
-                 "contentSchema": {"$ref": "#/components/schemas/Event"}, "description": "the event, as JSON"},
+                 "contentSchema": {"anyOf": [{"$ref": "#/components/schemas/Event"}, ModelDelta.model_json_schema()]},
+                 "description": "the event, as JSON"},
     },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -99,15 +103,28 @@ async def _held(services: ApiServices, key_id: str,
 
 
 async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIterator[ServerSentEvent]:
-    """Events after `cursor` as they are stored, until the terminal one (or the task settled without one)."""
+    """Events after `cursor` as they are stored, until the terminal one (or the task settled without one);
+    between them, the live-only `model.delta` events of a task this process runs (no `id:` line)."""
+    with services.notifier.subscribed(live_key(task_id)) as live:
+        async for message in _follow_store(services, task_id, cursor, live):
+            yield message
+
+
+async def _follow_store(services: ApiServices, task_id: str, cursor: int,
+                        live: LiveInbox) -> AsyncIterator[ServerSentEvent]:
     store, notifier, poll_s = services.store, services.notifier, services.poll_s
     state_checked = 0.0
+    deltas = _Deltas(live)
     while True:
+        for message in deltas.pending():
+            yield message
         with notifier.listening(("events", task_id)) as written:  # before the read: no write is missed
             batch = await store.list_events(task_id, after=cursor, limit=500)
             for e in batch:
+                event = parse_event(e.data)
+                deltas.seen(event)
                 # Re-serialized: every field, defaults included, as the document's `Event` says.
-                yield ServerSentEvent(data=parse_event(e.data).model_dump_json(), event=e.type, id=str(e.seq))
+                yield ServerSentEvent(data=event.model_dump_json(), event=e.type, id=str(e.seq))
                 cursor = e.seq
                 if e.type in TERMINAL_TYPES:
                     return
@@ -119,4 +136,33 @@ async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIter
                 task = await store.get_task(task_id)
                 if task.terminal and not await store.list_events(task_id, after=cursor, limit=1):
                     return
-            await notifier.wait_for(written, poll_s)
+            async for message in deltas.until(written, poll_s):
+                yield message
+
+
+class _Deltas:
+    """The live-only `model.delta` events of a followed task, sent as they come while the stream waits for
+    stored events; a delta of a step whose `model.turn` was already sent is dropped (the turn has its text)."""
+
+    def __init__(self, live: LiveInbox) -> None:
+        self.live = live
+        self.turn_step = 0
+
+    def seen(self, event: Event) -> None:
+        if isinstance(event, ModelTurn):
+            self.turn_step = event.step
+
+    def pending(self) -> list[ServerSentEvent]:
+        return [ServerSentEvent(data=d.model_dump_json(), event=d.type)
+                for d in self.live.take() if d.step > self.turn_step]
+
+    async def until(self, written: asyncio.Future[None], within_s: float) -> AsyncIterator[ServerSentEvent]:
+        """Deltas as they come, until `written` (a stored event) or `within_s` seconds have passed."""
+        deadline = time.monotonic() + within_s
+        while not written.done():
+            for message in self.pending():
+                yield message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.wait((written, self.live.ready()), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
