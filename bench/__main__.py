@@ -1,13 +1,14 @@
 """`python -m bench [SECTION ...]` (`make bench` runs them all): the benchmarks, offline, in a few minutes.
 
-1. overhead per step and 2. durable overhead (`bench.overhead`), 3. parallel tools
+1. overhead per step and 2. durable overhead (`bench.overhead`), 1s. the loop with the model's
+text streamed (`bench.streaming`), 3. parallel tools
 (`bench.parallel`), 4. concurrency per process (`bench.concurrency`), 5. through the
 API (`bench.api`), the search tool (`bench.bench_search`), L. Lambda tools
 (`bench.lambda_tools`), D. the deployed path on DynamoDB, SQS and Lambda
 (`bench.deployed`), C. cold starts (`bench.cold_start`), P. packing on one core
 (`bench.packing`), then 6. cost per task (`bench.cost`) from 1. and 4. It prints
 one table, each figure next to its goal and its same-run reference, and writes the
-figures to bench/results.json. Naming sections (overhead, parallel, concurrency, api,
+figures to bench/results.json. Naming sections (overhead, streaming, parallel, concurrency, api,
 search, lambda_tools, deployed, cold_start, packing, cost) runs only those and keeps
 the other sections' figures from the file. A section that fails is reported as not measured, with the reason; no figure
 is ever filled in. Progress goes to stderr. K. the soak (`bench.soak`, `make soak`) runs only when named.
@@ -37,6 +38,7 @@ from bench import (
     packing,
     parallel,
     soak,
+    streaming,
 )
 from bench.common import REPO, raise_fd_limit
 from bench.table import Row
@@ -107,6 +109,8 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
     return {
         "overhead": ("1+2", "overhead per step, ours and durable next to the reference loops",
                      lambda: asyncio.run(overhead.run())),
+        "streaming": ("1s", "streaming: the loop with the model's text streamed, next to the floor",
+                      lambda: asyncio.run(streaming.run())),
         "parallel": ("3", "parallel tools", lambda: asyncio.run(parallel.run())),
         "concurrency": ("4", "concurrency per process (C = 50, 200, 1000)", concurrency.run),
         "api": ("5", "through the API", lambda: asyncio.run(api.run())),
@@ -190,6 +194,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             Row("2", "durable, wall ms per step", _f(du["wall_ms_per_step"], 3),
                 f"floor {_f(du['floor_wall_ms_per_step'], 3)}"),
         ]
+    out += streaming.rows(r.get("streaming", NOT_RUN))
     pa = r.get("parallel", NOT_RUN)
     why = _missing(pa, "wall_ms")
     out.append(Row("3", "4 x 100 ms tools in one turn, step wall ms", why or _f(pa["wall_ms"], 1),

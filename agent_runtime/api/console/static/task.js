@@ -30,6 +30,8 @@ function layout(agent, task) {
     events: el("ol", { class: "timeline" }),
     answer: el("div", { class: "markdown" }),
     answerNote: el("p", { class: "muted", text: "No answer yet." }),
+    draft: el("p", { class: "thought draft", attrs: { "aria-live": "off" } }),  // the model's text as it streams
+    turnStep: 0,  // the last model.turn's step: deltas of it or before are stale
   };
   ui.page = el("div", { class: "task" },
     el("h2", {}, "Task ", el("code", { text: task.task_id })),
@@ -43,7 +45,7 @@ function layout(agent, task) {
     el("pre", { class: "input", attrs: { "aria-label": "Task input" }, text: task.input }),
     el("div", { class: "actions" }, ui.cancel),
     el("section", { attrs: { "aria-label": "Approvals" } }, ui.approvals),
-    el("section", { class: "card", attrs: { "aria-label": "Answer" } }, el("h3", { text: "Answer" }), ui.answerNote, ui.answer),
+    el("section", { class: "card", attrs: { "aria-label": "Answer" } }, el("h3", { text: "Answer" }), ui.answerNote, ui.draft, ui.answer),
     el("section", { class: "card", attrs: { "aria-label": "Events" } }, el("h3", { text: "Events" }), ui.events));
   return ui;
 }
@@ -127,10 +129,16 @@ export async function showTask(main, agent, taskId, handle) {
     }
   });
   const onEvent = (event) => {
+    if (event.type === "model.delta") {  // live only (seq null): drafted until its step's model.turn arrives
+      if (event.step > ui.turnStep) draft(ui, event);
+      return;
+    }
     const [title, ...body] = describe(event);
     ui.events.append(el("li", { attrs: { "data-type": event.type } }, el("span", { class: "title", text: title }), ...body));
     if (event.type === "task.started") setState("running");
     if (event.type === "model.turn") {
+      ui.turnStep = event.step;
+      replace(ui.draft, null);
       totals.tokens += tokens(event.usage);
       totals.cost += event.cost_usd ?? 0;
       ui.step.textContent = String(event.step);
@@ -156,7 +164,17 @@ export async function showTask(main, agent, taskId, handle) {
   return () => { controller.abort(); clearInterval(ticker); };
 }
 
+/** Append a streamed piece of the model's text to the Answer draft (a new step starts a new draft). */
+function draft(ui, event) {
+  if (ui.draft.dataset.step !== String(event.step)) {
+    ui.draft.dataset.step = String(event.step);
+    replace(ui.draft, null);
+  }
+  ui.draft.append(document.createTextNode(event.text));
+}
+
 function finish(ui, event, cards, setState) {
+  replace(ui.draft, null);
   for (const callId of [...cards.keys()]) { cards.get(callId).remove(); cards.delete(callId); }
   setState(ENDED[event.type]);
   ui.step.textContent = String(event.steps);
