@@ -12,6 +12,7 @@ AGENTS_FILE = PREFIX + "AGENTS_FILE"  # the agents file (TOML); default: agents.
 AGENTS_JSON = PREFIX + "AGENTS_JSON"  # the declared agents as JSON, instead of the file (the stack sets it)
 MODEL = PREFIX + "MODEL"  # model id, e.g. gpt-4o-mini; "offline" forces the offline model
 TOOL_MODE = PREFIX + "TOOL_MODE"  # native | react
+MODEL_STREAM = PREFIX + "MODEL_STREAM"  # true (default) | false: stream the model's text (live model.delta events)
 DATA_DIR = PREFIX + "DATA_DIR"  # local server: database and published reports
 DOCS_DIR = PREFIX + "DOCS_DIR"  # local corpus folder
 CORPUS_DIR = PREFIX + "CORPUS_DIR"  # where the built-in corpus is cached (default: the user cache dir)

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     tool_mode: Literal["native", "react"] = "native"
     model_max_retries: int = Field(4, ge=0, le=10)
     model_timeout_s: float = Field(120.0, gt=0, le=3600)
+    model_stream: bool = Field(True, description="stream the model's text as it is written (live-only "
+                               "`model.delta` events; native tool mode); false: one JSON reply per call")
     # JSON settings are parsed by `_parse_json` (NoDecode), so bad JSON gets a message, not a traceback.
     prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict, description="extra price table entries: model -> (usd per 1M input, per 1M output)"

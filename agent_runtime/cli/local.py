@@ -41,6 +41,7 @@ from agent_runtime.cli.options import (
 )
 from agent_runtime.cli.render import EventRenderer
 from agent_runtime.errors import AgentPlatformError, ConfigurationError, UnknownAgentError
+from agent_runtime.events import ModelDelta
 
 if TYPE_CHECKING:
     from agent_runtime.loop import Agent
@@ -121,8 +122,16 @@ async def _stream(runner: Agent, task: str, session: str | None, *, json_output:
     except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
         handles_sigint = False
     last_type = ""
+
+    def on_delta(delta: ModelDelta) -> None:  # the model's text as it streams: live only, seq null
+        if json_output:
+            sys.stdout.write(delta.model_dump_json() + "\n")
+            sys.stdout.flush()
+        else:
+            renderer.delta(delta)
+
     try:
-        async for event in runner.stream(task, session_id=session, cancel=cancel):
+        async for event in runner.stream(task, session_id=session, cancel=cancel, on_delta=on_delta):
             last_type = event.type
             if json_output:
                 sys.stdout.write(event.model_dump_json() + "\n")

@@ -63,4 +63,5 @@ def build_model(settings: Settings, agent: AgentSpec, *, secrets_client: Any = N
         max_retries=settings.model_max_retries,
         timeout_s=settings.model_timeout_s,
         prices=PriceTable(settings.prices),
+        stream=settings.model_stream,
     )
