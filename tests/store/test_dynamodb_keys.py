@@ -66,7 +66,8 @@ async def test_every_item_of_an_agents_task_is_under_its_own_prefixes(client: An
     await _lifecycle(store, "research")
     await store.close()
     keys = _partition_keys(client)
-    assert len(keys) == 3  # the task, the idempotency key, the session
+    # the task, the idempotency key, the session, the agent's task-list index (`<agent>#TASKS`)
+    assert len(keys) == 4
     assert [k for k in keys if not _granted("research", k)] == []
 
 
@@ -76,7 +77,7 @@ async def test_no_agent_is_granted_another_agents_items(client: Any) -> None:
         await _lifecycle(store, agent)
     await store.close()
     owners = {pk: [a for a in AGENTS if _granted(a, pk)] for pk in _partition_keys(client)}
-    assert len(owners) == 3 * len(AGENTS) and all(len(agents) == 1 for agents in owners.values())
+    assert len(owners) == 4 * len(AGENTS) and all(len(agents) == 1 for agents in owners.values())
 
 
 async def test_a_task_id_outside_its_agents_prefix_is_refused(client: Any) -> None:
