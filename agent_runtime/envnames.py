@@ -42,6 +42,7 @@ MAX_STREAMS_PER_KEY = PREFIX + "MAX_STREAMS_PER_KEY"  # open event streams per A
 BODY_TIMEOUT_S = PREFIX + "BODY_TIMEOUT_S"  # seconds a request body may take to arrive (then 408)
 TRUSTED_PROXIES = PREFIX + "TRUSTED_PROXIES"  # comma-separated addresses/CIDRs whose X-Forwarded-For counts
 SESSION_BUSY = PREFIX + "SESSION_BUSY"  # queue (default) | reject: a submit while its session's earlier task runs
+QUOTA_BYTES_PER_DAY = PREFIX + "QUOTA_BYTES_PER_DAY"  # bytes of task input a principal stores per UTC day; 0 = off
 DOCUMENTS_BUCKET = PREFIX + "DOCUMENTS_BUCKET"
 REPORTS_BUCKET = PREFIX + "REPORTS_BUCKET"
 

@@ -187,7 +187,8 @@ def create_platform(
                            limiter=RateLimiter(per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst),
                            streams=StreamSlots(limit=settings.max_streams_per_key),
                            require_second_approver=settings.require_second_approver,
-                           session_busy=settings.session_busy)
+                           session_busy=settings.session_busy,
+                           quota_bytes_per_day=settings.quota_bytes_per_day)
     lifespan = worker_lifespan(worker, recover=settings.queue == "local", on_shutdown=close)
     app = create_app(services, lifespan=lifespan, docs=settings.api_docs, body_timeout_s=settings.body_timeout_s)
     return Platform(settings, store, queue, worker, app, runtimes, key_file)

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     session_busy: SessionBusyPolicy = Field(
         "queue", description="a submit on a session whose earlier task has not ended: 'queue' (it waits its "
         "turn) or 'reject' (409 session_busy)")
+    quota_bytes_per_day: int = Field(50_000_000, ge=0, description="bytes of task input and metadata a "
+                                     "principal may store per UTC day on each agent (429 quota_exceeded "
+                                     "beyond); 0 turns the quota off")
 
     # Clients of the task API (`agent-platform submit/watch/cancel`).
     url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+(/\S*)?$",

@@ -9,6 +9,7 @@ Every partition key an agent's items use starts with the agent's name and one se
 | `#` | `<agent>#IDEM#<key>` | one idempotency key |
 | `/` | `<agent>/<session id>` | one session's memory (the worker scopes session ids by agent) |
 | `#` | `<agent>#TASKS`, `<agent>#TASKS#<owner>` | the task listing's index: one item per task, newest first |
+| `#` | `<agent>#QUOTA#<principal>#<yyyy-mm-dd>` | a principal's stored bytes on the agent that UTC day |
 
 Agent names are lowercase letters, digits and underscores (`AGENT_NAME`), so no agent's prefix is
 the start of another's: `research-*` cannot match a task of an agent named `research-v2`.
@@ -50,6 +51,11 @@ def task_list_pk(agent: str, owner: str | None = None) -> str:
     """The partition key of `agent`'s task listing: every task (`owner` None), or one principal's."""
     base = f"{agent}{IDEMPOTENCY_SEPARATOR}TASKS"
     return base if owner is None else f"{base}#{owner}"
+
+
+def quota_pk(agent: str, principal: str, day: str) -> str:
+    """The partition key of `principal`'s stored-bytes counter on `agent` for the UTC `day` (yyyy-mm-dd)."""
+    return f"{agent}{IDEMPOTENCY_SEPARATOR}QUOTA#{principal}#{day}"
 
 
 def scoped_session(agent: str, session_id: str) -> str:

@@ -34,7 +34,8 @@ class ApiServices:
     SSE timings are the heartbeat comment's period and the fallback poll of the store. `limiter`
     and `streams` bound each principal's request rate and each key's open event streams;
     `require_second_approver` refuses a submitter's approval of its own task's call; `session_busy` says
-    what a submit on a session whose earlier task has not ended does (wait its turn, or 409).
+    what a submit on a session whose earlier task has not ended does (wait its turn, or 409);
+    `quota_bytes_per_day` bounds the bytes a principal's new tasks store per UTC day and agent (0: off).
     """
 
     store: Store
@@ -49,6 +50,7 @@ class ApiServices:
     streams: StreamSlots = field(default_factory=lambda: StreamSlots(limit=0))
     require_second_approver: bool = False
     session_busy: SessionBusyPolicy = "queue"
+    quota_bytes_per_day: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_s <= 15:

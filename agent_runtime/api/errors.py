@@ -39,7 +39,7 @@ _DESCRIPTIONS = {400: "malformed request framing (e.g. an invalid Content-Length
                  401: "missing or invalid API key", 403: "the key's principal may not do this",
                  404: "unknown agent, task or approval", 408: "the body did not arrive in time",
                  409: "conflicting state", 413: "request body too large", 422: "invalid request",
-                 429: "too many requests or open streams (Retry-After)", 503: "store or queue unavailable"}
+                 429: "too many requests or open streams, or the day's stored-bytes quota spent (Retry-After)", 503: "store or queue unavailable"}
 
 
 class ApiError(Exception):

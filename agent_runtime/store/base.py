@@ -29,6 +29,7 @@ from agent_runtime.errors import NotFoundError, SessionBusyError
 from agent_runtime.events import STATE_OF_TERMINAL_EVENT, Event, TerminalEvent, Usage
 from agent_runtime.models.base import Message
 from agent_runtime.principals import session_scope
+from agent_runtime.quotas import QuotaCharge
 
 TaskState = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]
 ACTIVE_STATES: frozenset[str] = frozenset({"queued", "running", "waiting_approval"})
@@ -236,12 +237,14 @@ class Store(Protocol):
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
-        session_busy: SessionBusyPolicy = "queue",
+        session_busy: SessionBusyPolicy = "queue", quota: QuotaCharge | None = None,
     ) -> tuple[TaskRecord, bool]:
         """Store a new task; with an idempotency key, return the task created earlier with the same
         key and body instead (created=False). Same key, other body: `ConflictError`. A task with a
         session takes the session's next place (`session_seq`, `session_prev`) in the same write;
-        with `session_busy="reject"`, `SessionBusyError` while the session's last task has not ended."""
+        with `session_busy="reject"`, `SessionBusyError` while the session's last task has not ended.
+        With `quota`, the same write adds `quota.nbytes` to its counter, or raises `QuotaExceededError`
+        (creating nothing) if that would pass `quota.limit`; a replay charges nothing."""
         ...
 
     async def get_task(self, task_id: str) -> TaskRecord:

@@ -15,6 +15,7 @@ from moto import mock_aws
 from agent_runtime.agents import AGENTS
 from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.events import ModelTurn, TaskFinished, TaskStarted, Usage
+from agent_runtime.quotas import QuotaCharge
 from agent_runtime.store.base import ApprovalRecord, TaskRecord, request_hash
 from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.table_keys import AGENT_NAME, leading_key_patterns, new_task_id
@@ -42,11 +43,12 @@ def _granted(agent: str, pk: str) -> bool:
 
 
 async def _lifecycle(store: DynamoStore, agent: str) -> None:
-    """One task through every write the runtime makes: create (with an Idempotency-Key), claim, events,
-    checkpoint, approval requested and decided, session memory as the worker scopes it, finish."""
+    """One task through every write the runtime makes: create (with an Idempotency-Key and a quota charge),
+    claim, events, checkpoint, approval requested and decided, session memory as the worker scopes it, finish."""
     task_id = new_task_id(agent)
     record = TaskRecord(task_id=task_id, agent=agent, input="q", session_id="s1")
-    await store.create_task(record, idempotency_key="k1", body_hash=request_hash({"input": "q"}))
+    quota = QuotaCharge(agent=agent, principal="alice", day="2026-12-01", nbytes=3, limit=100)
+    await store.create_task(record, idempotency_key="k1", body_hash=request_hash({"input": "q"}), quota=quota)
     await store.claim_task(task_id, owner="w1", lease_s=60)
     t = time.time()
     events = [TaskStarted(task_id=task_id, seq=1, ts=t, agent=agent, input="q", model="m"),
@@ -66,8 +68,8 @@ async def test_every_item_of_an_agents_task_is_under_its_own_prefixes(client: An
     await _lifecycle(store, "research")
     await store.close()
     keys = _partition_keys(client)
-    # the task, the idempotency key, the session, the agent's task-list index (`<agent>#TASKS`)
-    assert len(keys) == 4
+    # the task, the idempotency key, the session, the agent's task-list index (`<agent>#TASKS`), the quota
+    assert len(keys) == 5 and "research#QUOTA#alice#2026-12-01" in keys
     assert [k for k in keys if not _granted("research", k)] == []
 
 
@@ -77,7 +79,7 @@ async def test_no_agent_is_granted_another_agents_items(client: Any) -> None:
         await _lifecycle(store, agent)
     await store.close()
     owners = {pk: [a for a in AGENTS if _granted(a, pk)] for pk in _partition_keys(client)}
-    assert len(owners) == 4 * len(AGENTS) and all(len(agents) == 1 for agents in owners.values())
+    assert len(owners) == 5 * len(AGENTS) and all(len(agents) == 1 for agents in owners.values())
 
 
 async def test_a_task_id_outside_its_agents_prefix_is_refused(client: Any) -> None:

@@ -15,6 +15,7 @@ from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import ModelTurn, TaskCancelled, TaskFinished, TaskStarted, Usage
 from agent_runtime.models.base import Message
+from agent_runtime.quotas import QuotaCharge, QuotaExceededError
 from agent_runtime.store.base import MAX_SESSION_MESSAGES, ApprovalRecord, Store, TaskRecord, request_hash
 from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.store.sqlite import SQLiteStore
@@ -217,3 +218,33 @@ async def test_a_long_session_loads_its_latest_messages_from_a_user_message(stor
     await store.append("s", turn * (MAX_SESSION_MESSAGES // len(turn) + 1))
     history = await store.load("s")
     assert history[0]["role"] == "user" and len(history) == MAX_SESSION_MESSAGES - 1
+
+
+def charge(nbytes: int, principal: str = "alice", day: str = "2026-12-01", limit: int = 100) -> QuotaCharge:
+    return QuotaCharge(agent="research", principal=principal, day=day, nbytes=nbytes, limit=limit)
+
+
+async def test_quota_counts_a_principals_bytes_per_day_and_refuses_past_the_limit(store: Store) -> None:
+    body = request_hash({"input": "x"})
+    assert (await store.create_task(task("research-q1"), quota=charge(40), idempotency_key="k",
+                                    body_hash=body))[1]
+    assert (await store.create_task(task("research-q2"), quota=charge(40)))[1]
+    with pytest.raises(QuotaExceededError) as refused:
+        await store.create_task(task("research-q3"), quota=charge(40))
+    assert (refused.value.used, refused.value.charge.limit) == (80, 100)
+    with pytest.raises(NotFoundError):
+        await store.get_task("research-q3")  # a refused submit creates nothing
+    # a replay of the first task's Idempotency-Key returns it and charges nothing ...
+    replayed, created = await store.create_task(task("research-q4"), quota=charge(40), idempotency_key="k",
+                                                body_hash=body)
+    assert (replayed.task_id, created) == ("research-q1", False)
+    # ... so exactly the 20 bytes left still fit, and then not one more
+    assert (await store.create_task(task("research-q5"), quota=charge(20)))[1]
+    with pytest.raises(QuotaExceededError) as full:
+        await store.create_task(task("research-q6"), quota=charge(1))
+    assert full.value.used == 100
+    # other principals and other days have counters of their own; one task over the limit never fits
+    assert (await store.create_task(task("research-q7"), quota=charge(100, principal="bob")))[1]
+    assert (await store.create_task(task("research-q8"), quota=charge(100, day="2026-12-02")))[1]
+    with pytest.raises(QuotaExceededError):
+        await store.create_task(task("research-q9"), quota=charge(101, principal="carol"))

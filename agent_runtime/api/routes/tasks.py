@@ -24,6 +24,14 @@ from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import SubmitTask, TaskAccepted, TaskView, task_links
 from agent_runtime.errors import ConflictError, SessionBusyError
 from agent_runtime.events import TaskCancelled, TaskFailed, Usage
+from agent_runtime.quotas import (
+    QuotaCharge,
+    QuotaExceededError,
+    reset_at,
+    seconds_to_reset,
+    stored_bytes,
+    utc_day,
+)
 from agent_runtime.store.base import TaskRecord, request_hash
 
 log = logging.getLogger(__name__)
@@ -61,7 +69,10 @@ async def submit_task(
     scoped_key = f"{caller.name}#{idempotency_key}" if idempotency_key else None
     try:
         task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest,
-                                                         session_busy=services.session_busy)
+                                                         session_busy=services.session_busy,
+                                                         quota=_quota_charge(services, task))
+    except QuotaExceededError as exc:
+        raise _quota_refusal(exc) from None
     except SessionBusyError as exc:  # AGENT_PLATFORM_SESSION_BUSY=reject
         raise ApiError(409, "session_busy", f"session {body.session_id!r} is busy: {exc}; submit again when "
                        f"{exc.waiting_for} has ended") from None
@@ -78,6 +89,23 @@ async def submit_task(
     response.headers["Location"] = links.self
     return TaskAccepted(task_id=task.task_id, agent=agent, state=task.state, created_at=task.created_at,
                         links=links)
+
+
+def _quota_charge(services: ApiServices, task: TaskRecord) -> QuotaCharge | None:
+    """What the new task costs its principal's stored bytes of the (UTC) day; None with the quota off."""
+    if services.quota_bytes_per_day <= 0 or task.owner is None:
+        return None
+    return QuotaCharge(agent=task.agent, principal=task.owner, day=utc_day(time.time()),
+                       nbytes=stored_bytes(task.input, task.metadata), limit=services.quota_bytes_per_day)
+
+
+def _quota_refusal(exc: QuotaExceededError) -> ApiError:
+    """The 429 for a submit past its principal's stored bytes of the day, retryable at the next UTC midnight."""
+    charge, ts = exc.charge, time.time()
+    return ApiError(429, "quota_exceeded", (
+        f"principal {charge.principal!r} has stored {exc.used} of its {charge.limit} bytes per day on agent "
+        f"{charge.agent!r} today ({charge.day}, UTC); this task needs {charge.nbytes} more. The quota resets "
+        f"at {reset_at(ts)}"), {"Retry-After": str(seconds_to_reset(ts))})
 
 
 async def _abandon(services: ApiServices, task: TaskRecord, reason: str) -> None:

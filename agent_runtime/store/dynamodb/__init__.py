@@ -11,6 +11,7 @@ Items, by key (every partition key starts with the agent's name, see `agent_runt
 | `<agent>#IDEM#<key>` | `IDEM` | an idempotency key -> task id and body hash |
 | `<agent>/<session id>` | `MSG#<idx:08>` | one session-memory message |
 | `<agent>#TASKS`, `<agent>#TASKS#<owner>` | `<created_at>#<task id>` | the task listing's index (`listing`) |
+| `<agent>#QUOTA#<principal>#<yyyy-mm-dd>` | `QUOTA` | a principal's stored bytes that UTC day (`used`) |
 
 A step writes only what is new: its events and messages (one BatchWriteItem) and the
 task item's counters (one conditional UpdateItem). Calls go through the low-level

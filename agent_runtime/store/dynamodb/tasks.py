@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from agent_runtime.errors import ConflictError, NotFoundError, StoreError
 from agent_runtime.events import TerminalEvent
+from agent_runtime.quotas import QUOTA_RETENTION_S, QuotaCharge, QuotaExceededError
 from agent_runtime.store.base import (
     ACTIVE_STATES,
     IDEMPOTENCY_RETENTION_S,
@@ -40,6 +41,7 @@ from agent_runtime.store.dynamodb.listing import DynamoListing
 from agent_runtime.store.encoding import dumps
 from agent_runtime.table_keys import idempotency_pk, owns_task, task_id_prefix
 
+QUOTA_SK = "QUOTA"
 SESSION_WRITE_TRIES = 8  # submits racing for one session's next place; each loser reads the place again
 CONDITION_FAILED = "ConditionalCheckFailed"
 
@@ -60,7 +62,7 @@ class DynamoTasks(DynamoListing):
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
-        session_busy: SessionBusyPolicy = "queue",
+        session_busy: SessionBusyPolicy = "queue", quota: QuotaCharge | None = None,
     ) -> tuple[TaskRecord, bool]:
         if not owns_task(task.agent, task.task_id):  # its items would be outside the agent's IAM-granted keys
             raise ValueError(f"task id {task.task_id!r} must start with {task_id_prefix(task.agent)!r}")
@@ -78,12 +80,15 @@ class DynamoTasks(DynamoListing):
                 "ExpressionAttributeValues": {":now": n(int(t))},
             }}
 
+        charge = self._quota_update(quota)
+
         def create() -> tuple[TaskRecord, bool]:
             for attempt in range(SESSION_WRITE_TRIES):
                 session = self._session_place(task, session_busy)
                 put_task = {"Put": {"TableName": self.table, "Item": self._task_item(task),
                                     "ConditionExpression": "attribute_not_exists(pk)"}}
-                writes = [w for w in (put_idem, put_task, *self.list_index_puts(task), session) if w is not None]
+                writes = [w for w in (put_idem, put_task, charge, *self.list_index_puts(task), session)
+                          if w is not None]
                 try:
                     if len(writes) == 1:
                         self.client.put_item(**put_task["Put"])
@@ -98,6 +103,8 @@ class DynamoTasks(DynamoListing):
                     return self._replayed(idem_key, body_hash)
                 if codes[writes.index(put_task)] == CONDITION_FAILED:
                     raise ConflictError(f"task {task.task_id!r} already exists")
+                if quota is not None and charge is not None and codes[writes.index(charge)] == CONDITION_FAILED:
+                    raise QuotaExceededError(quota, self._quota_used(quota))
                 if session is None or codes[-1] not in (CONDITION_FAILED, "TransactionConflict"):
                     raise StoreError(f"could not create task: {codes}")
                 # Another submit took the session's next place first: take the one after it.
@@ -105,6 +112,26 @@ class DynamoTasks(DynamoListing):
             raise ConflictError("the session is busy with other submits; retry")
 
         return await self._run(create)
+
+    def _quota_update(self, quota: QuotaCharge | None) -> dict[str, Any] | None:
+        """The transaction's write that adds the task's bytes to its principal's counter of the day,
+        conditional on the sum staying within the limit (a charge over the limit alone never fits)."""
+        if quota is None:
+            return None
+        fits_fresh = "attribute_not_exists(used) OR " if quota.nbytes <= quota.limit else ""
+        return {"Update": {
+            "TableName": self.table, "Key": {"pk": s(quota.key), "sk": s(QUOTA_SK)},
+            "UpdateExpression": "ADD used :n SET expires_at = :expires",
+            "ConditionExpression": fits_fresh + "used <= :room",
+            "ExpressionAttributeValues": {":n": n(quota.nbytes), ":room": n(quota.limit - quota.nbytes),
+                                          ":expires": self._expires(QUOTA_RETENTION_S)},
+        }}
+
+    def _quota_used(self, quota: QuotaCharge) -> int:
+        """The counter's bytes (for the refusal's message)."""
+        key = {"pk": s(quota.key), "sk": s(QUOTA_SK)}
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return int(num(item.get("used"))) if item else 0
 
     def _task_item(self, task: TaskRecord) -> Item:
         """The item of a new task."""

@@ -38,7 +38,9 @@ class SQLiteStore(SQLiteTasks, SQLiteProgress, SQLiteApprovals, SQLiteSessions):
         self._purge_sessions(session_retention_s)
 
     def _purge_expired(self, conn: sqlite3.Connection) -> None:
-        """Drop ended tasks older than the retention, and stale idempotency keys (DynamoDB's TTL, by hand)."""
+        """Drop ended tasks older than the retention, stale idempotency keys and quota counters of past
+        days (DynamoDB's TTL, by hand)."""
+        conn.execute("DELETE FROM quotas WHERE expires_at < ?", (now(),))
         cutoff = now() - self.retention_s
         old = [r[0] for r in conn.execute(
             "SELECT task_id FROM tasks WHERE updated_at < ? AND state IN ('succeeded','failed','cancelled')",

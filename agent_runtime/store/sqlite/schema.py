@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE TABLE IF NOT EXISTS idempotency (
     scope_key TEXT PRIMARY KEY, task_id TEXT NOT NULL, body_hash TEXT NOT NULL, created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quotas (
+    scope_key TEXT PRIMARY KEY, used INTEGER NOT NULL, expires_at REAL NOT NULL
+);
 """ + SESSION_SCHEMA
 
 # The task listing's indexes (newest first per agent, and per agent and owner). Created after

@@ -8,6 +8,7 @@ from typing import Any
 
 from agent_runtime.errors import ConflictError, NotFoundError
 from agent_runtime.events import TerminalEvent
+from agent_runtime.quotas import QUOTA_RETENTION_S, QuotaCharge, QuotaExceededError
 from agent_runtime.store.base import (
     ACTIVE_STATES,
     IDEMPOTENCY_RETENTION_S,
@@ -59,12 +60,28 @@ def _take_session_place(conn: sqlite3.Connection, task: TaskRecord, busy: Sessio
     )
 
 
+def _charge_quota(conn: sqlite3.Connection, quota: QuotaCharge | None) -> None:
+    """Add the task's bytes to its principal's counter of the day, in the caller's transaction (which
+    holds the file's write lock); `QuotaExceededError` if they do not fit (the transaction rolls back)."""
+    if quota is None:
+        return
+    row = conn.execute("SELECT used FROM quotas WHERE scope_key = ?", (quota.key,)).fetchone()
+    used = int(row["used"]) if row is not None else 0
+    if not quota.fits(used):
+        raise QuotaExceededError(quota, used)
+    conn.execute(
+        "INSERT INTO quotas (scope_key, used, expires_at) VALUES (?,?,?) ON CONFLICT (scope_key) DO UPDATE "
+        "SET used = used + excluded.used, expires_at = excluded.expires_at",
+        (quota.key, quota.nbytes, now() + QUOTA_RETENTION_S),
+    )
+
+
 class SQLiteTasks(SQLiteConnections):
     """The task half of the `Store` protocol over SQLite."""
 
     async def create_task(
         self, task: TaskRecord, *, idempotency_key: str | None = None, body_hash: str | None = None,
-        session_busy: SessionBusyPolicy = "queue",
+        session_busy: SessionBusyPolicy = "queue", quota: QuotaCharge | None = None,
     ) -> tuple[TaskRecord, bool]:
         def create(conn: sqlite3.Connection) -> tuple[TaskRecord, bool]:
             if idempotency_key is not None:
@@ -84,6 +101,7 @@ class SQLiteTasks(SQLiteConnections):
             t = now()
             task.created_at = task.created_at or t
             task.updated_at = t
+            _charge_quota(conn, quota)
             _take_session_place(conn, task, session_busy)
             conn.execute(
                 "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
