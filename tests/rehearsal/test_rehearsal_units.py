@@ -135,7 +135,8 @@ def _item_requests(pk: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_leading_keys_allow_the_agent_s_own_prefixes() -> None:
-    for pk in ("research-0123abcd", "research#IDEM#k1", "research#TASKS#alice", "research/session-1"):
+    for pk in ("research-0123abcd", "research#IDEM#k1", "research#TASKS#alice", "research#QUOTA#alice#2026-12-01",
+               "research/session-1"):
         for action, body in _item_requests(pk):
             assert decide([OWN_ITEMS], _keyed(action, body).authorizations()) is None, (action, pk)
 
