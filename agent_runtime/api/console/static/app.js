@@ -111,8 +111,9 @@ function taskList(agent) {
     el("h3", { text: agent }), list, older);
 }
 
-async function agentsView() {
+async function agentsView(current) {
   const { agents } = await call("GET", "/v1/agents");
+  if (!current()) return;  // the user navigated away while the agents loaded
   replace(main,
     submitForm(agents),
     el("section", { attrs: { "aria-label": "Tasks" } }, el("h2", { text: "Tasks" }),
@@ -131,7 +132,12 @@ export function handle(error) {
   }
 }
 
+// Each navigation gets a number; a view whose data arrives after a later navigation draws nothing.
+let visits = 0;
+
 async function route() {
+  const visit = ++visits;
+  const current = () => visit === visits;
   leaving();
   leaving = () => {};
   alertUser(null);
@@ -142,8 +148,11 @@ async function route() {
   }
   const task = /^#\/tasks\/([^/]+)\/([^/]+)$/.exec(location.hash);
   try {
-    if (task) leaving = await showTask(main, decodeURIComponent(task[1]), decodeURIComponent(task[2]), handle);
-    else await agentsView();
+    if (task) {
+      const leave = await showTask(main, decodeURIComponent(task[1]), decodeURIComponent(task[2]), handle, current);
+      if (current()) leaving = leave;
+      else leave();
+    } else await agentsView(current);
   } catch (error) {
     handle(error);
   }

@@ -106,8 +106,9 @@ function approvalCard(agent, taskId, event, onDone, handle) {
 }
 
 /** Draw the task page in `main` and follow its events; returns the function that stops following. */
-export async function showTask(main, agent, taskId, handle) {
+export async function showTask(main, agent, taskId, handle, current = () => true) {
   const task = await call("GET", taskPath(agent, taskId));
+  if (!current()) return () => {};  // the user navigated away while the task loaded: draw nothing
   const ui = layout(agent, task);
   const cards = new Map();
   const totals = { tokens: 0, cost: 0 };
