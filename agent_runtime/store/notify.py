@@ -68,6 +68,10 @@ class Notifier:
         for inbox in self._inboxes.get(key, ()):
             inbox.put(item)
 
+    def listened(self, key: Hashable) -> bool:
+        """Whether an inbox is subscribed to `key` now (a live item published to it would reach someone)."""
+        return bool(self._inboxes.get(key))
+
     @contextlib.contextmanager
     def subscribed(self, key: Hashable) -> Iterator[LiveInbox]:
         """An inbox of the items published to `key` while the block runs."""

@@ -32,7 +32,8 @@ class SQLiteProgress(SQLiteConnections):
         if checkpoint is not None:
             header = checkpoint_header(checkpoint)
             sets += ["checkpoint = ?", "steps = ?", "usage = ?", "cost_usd = ?"]
-            params += [dumps(header), checkpoint.step, checkpoint.usage.model_dump_json(), checkpoint.cost_usd]
+            # The usage column from the header's usage: the model is dumped once per write, not twice.
+            params += [dumps(header), checkpoint.step, dumps(header["usage"]), checkpoint.cost_usd]
         where, where_params = ("lease_owner = ?", [owner]) if owner else ("1 = 1", [])
 
         def save(conn: sqlite3.Connection) -> bool:
@@ -53,7 +54,7 @@ class SQLiteProgress(SQLiteConnections):
                                  [(task_id, saved_messages + i, m) for i, m in enumerate(encoded)])
             return bool(updated[0])
 
-        return await self._run(self._write, save)
+        return await self._write_soon(save)
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
         def read() -> list[StoredEvent]:
