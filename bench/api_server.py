@@ -60,7 +60,9 @@ def main(argv: list[str]) -> None:
     from bench.loops import BENCH_TOOLS, bench_agent, bench_model
 
     base_url, data_dir = argv
-    settings = load_settings(agent="research", data_dir=Path(data_dir), store="sqlite", queue="local")
+    # The section measures delivery and throughput, not the per-key request rate and stream limits: off.
+    settings = load_settings(agent="research", data_dir=Path(data_dir), store="sqlite", queue="local",
+                             rate_limit_per_s=0, max_streams_per_key=0)
 
     def runtime(spec: object, _: object) -> AgentRuntime:
         return AgentRuntime(bench_agent(20), bench_model(base_url), BENCH_TOOLS)

@@ -76,7 +76,8 @@ def task_size(agent: str = "research") -> TaskSize:
     context: dict[str, Any] = {}
     if path.exists():
         context = json.loads(path.read_text()).get("context", {})
-    settings = load_settings(context)
+    # The listener does not change a task's size: a context without a certificate still sizes the tasks.
+    settings = load_settings({**context, "allow_http": context.get("allow_http", True)})
     size = settings.agents[agent]
     source = "cdk.json context" if "task_size" in context or "agent_sizes" in context else "stacks/settings.py defaults"
     return TaskSize(cpu_units=size.cpu, memory_mib=size.memory_mib, arm64=settings.container_arm64,
