@@ -124,12 +124,24 @@ def _sections(results: dict[str, Any]) -> dict[str, tuple[str, str, Callable[[],
     }
 
 
+def _cpu_model() -> str:
+    """The processor's name as the kernel reports it (figures are only comparable on the same model)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def measure(names: list[str] | None = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """The named sections (all by default); the other sections' figures are kept from `previous`."""
     raise_fd_limit()
     results: dict[str, Any] = {k: v for k, v in (previous or {}).items() if k not in ("meta", "goals")}
-    results["meta"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                       "load_avg_start": os.getloadavg()[0]}
+    results["meta"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu_model": _cpu_model(),
+                       "date": time.strftime("%Y-%m-%d", time.gmtime()), "load_avg_start": os.getloadavg()[0]}
     sections = _sections(results)
     chosen = names or [n for n in sections if n not in OPT_IN]
     if names:

@@ -316,7 +316,10 @@ def bench_block(path: Path = BENCH_RESULTS) -> str:
     meta = results.get("meta", {})
     goals = [r for r in rows if r[4]]
     met = sum(1 for r in goals if r[5] == "met")
-    head = (f"Recorded run: {meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}, load average "
+    ran = ", ".join(meta.get("sections_run") or ["all sections"])
+    head = (f"Recorded run ({ran}; figures of sections not run are kept from the previous runs): "
+            f"{meta.get('date', '?')}, {meta.get('cpu_model', '?')}, "
+            f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}, load average "
             f"{meta.get('load_avg_start', float('nan')):.2f} at start and {meta.get('load_avg_end', float('nan')):.2f}"
             f" at the end, {meta.get('seconds', 0):.0f} s; {met} of {len(goals)} goals met.\n\n")
     return note + head + table(("#", "Figure", "Result", "Same-run reference", "Goal", "Met"), rows)
