@@ -7,21 +7,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
-import pytest
-from moto import mock_aws
 
 from agent_runtime.agents import AgentSpec
 from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.server import create_platform
 from agent_runtime.settings import Settings
 from agent_runtime.store.base import Store, TaskRecord
-from agent_runtime.store.dynamodb import DynamoStore, create_table
+from agent_runtime.store.dynamodb import DynamoStore
 from agent_runtime.store.dynamodb.items import task_pk
 from agent_runtime.store.encoding import INPUT_REF, dumps
 from agent_runtime.store.sqlite import SQLiteStore
@@ -80,20 +76,6 @@ def test_a_128_kb_emoji_input_is_stored_once_as_utf8(tmp_path: Path) -> None:
     assert started["type"] == "task.started" and EMOJI_INPUT.startswith(started["input"][:100])
     assert growth < MAX_GROWTH * size, f"database grew by {growth} bytes for a {size}-byte input"
 
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s: Store = SQLiteStore(tmp_path / "store.db")
-        yield s
-        await s.close()
-        return
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, "platform")
-        s = DynamoStore("platform", client=client)
-        yield s
-        await s.close()
 
 
 def _stored_messages(store: Store, task_id: str) -> list[str]:

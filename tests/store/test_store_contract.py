@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from agent_runtime.checkpoint import Checkpoint
 from agent_runtime.errors import ConflictError, NotFoundError
@@ -17,23 +14,6 @@ from agent_runtime.events import ModelTurn, TaskCancelled, TaskFinished, TaskSta
 from agent_runtime.models.base import Message
 from agent_runtime.quotas import QuotaCharge, QuotaExceededError
 from agent_runtime.store.base import MAX_SESSION_MESSAGES, ApprovalRecord, Store, TaskRecord, request_hash
-from agent_runtime.store.dynamodb import DynamoStore, create_table
-from agent_runtime.store.sqlite import SQLiteStore
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s: Store = SQLiteStore(tmp_path / "store.db")
-        yield s
-        await s.close()
-        return
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, "platform")
-        s = DynamoStore("platform", client=client)
-        yield s
-        await s.close()
 
 
 def task(task_id: str = "research-t1", agent: str = "research", **kw: Any) -> TaskRecord:

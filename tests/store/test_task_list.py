@@ -5,7 +5,6 @@ Queries on the agent's own partition keys."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
 import boto3
@@ -17,21 +16,6 @@ from agent_runtime.store.dynamodb import DynamoStore, create_table
 from agent_runtime.store.dynamodb import listing as dynamo_listing
 from agent_runtime.store.sqlite import SQLiteStore
 from agent_runtime.table_keys import leading_key_patterns
-
-
-@pytest.fixture(params=["sqlite", "dynamodb"])
-async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s: Store = SQLiteStore(tmp_path / "store.db")
-        yield s
-        await s.close()
-        return
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, "platform")
-        s = DynamoStore("platform", client=client)
-        yield s
-        await s.close()
 
 
 async def add(store: Store, n: int, *, agent: str = "research", owner: str | None = "alice",
