@@ -10,7 +10,8 @@ import pytest
 from agent_runtime.errors import ConflictError
 from agent_runtime.events import TaskCancelled, Usage
 from agent_runtime.store.base import ApprovalRecord, Store
-from tests.store.test_store_contract import finished, store, task
+from tests.store.conftest import store
+from tests.store.test_store_contract import finished, task
 
 __all__ = ["store"]  # the two-store fixture
 
