@@ -35,8 +35,18 @@ class _Raw:
         yield self.body
 
 
+def _header(request: Any, name: str) -> str:
+    value = request.headers.get(name, b"")
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Throttle:
-    """Answers every `every`-th write (and the next `burst` after `start()`) with a throttling error."""
+    """Answers every `every`-th write's first attempt (its retries go through), and every attempt of the
+    next `burst` writes, with a throttling error.
+
+    `every` counts first attempts only (botocore's `amz-sdk-request: attempt=N` header): with tasks writing
+    from several threads, counting retries too would let another thread's writes push a retry onto a
+    throttled slot again, until a write runs out of retries by chance."""
 
     WRITES = ("UpdateItem", "PutItem", "TransactWriteItems", "BatchWriteItem")
 
@@ -44,12 +54,11 @@ class Throttle:
         self.every, self.burst, self.writes, self.injected = every, 0, 0, 0
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
-        target = request.headers.get("X-Amz-Target", b"")
-        op = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
-        if op not in self.WRITES:
+        if _header(request, "X-Amz-Target").rsplit(".", 1)[-1] not in self.WRITES:
             return None
-        self.writes += 1
-        if self.burst > 0 or (self.every and self.writes % self.every == 0):
+        first_attempt = _header(request, "amz-sdk-request").startswith("attempt=1;")
+        self.writes += first_attempt
+        if self.burst > 0 or (self.every and first_attempt and self.writes % self.every == 0):
             self.burst = max(0, self.burst - 1)
             self.injected += 1
             url = request.url
@@ -108,4 +117,40 @@ async def test_throttling_past_the_retries_is_a_store_error(table: tuple[Any, Th
     assert not (await store.get_task("research-1")).cancel_requested
     throttle.burst = 3  # three attempts throttled, the fourth goes through
     assert (await store.request_cancel("research-1")).cancel_requested
+    await store.close()
+
+
+async def test_a_write_that_outlasts_the_retries_mid_task_ends_the_attempt_and_the_next_one_resumes(
+        table: tuple[Any, Throttle]) -> None:
+    client, throttle = table
+    store, queue, tools = DynamoStore("platform", client=client), LocalQueue(), make_tools()
+    echo = tools["echo"]
+    invoke = echo.invoke
+
+    async def invoke_then_throttle(args: Any, *, task_id: str, call_id: str) -> dict[str, Any]:
+        result = await invoke(args, task_id=task_id, call_id=call_id)
+        if len(echo.started(task_id)) == 1:
+            throttle.burst = 4  # every attempt of the next write (the call's result) is throttled
+        return result
+
+    echo.invoke = invoke_then_throttle  # type: ignore[method-assign]
+    runtimes = {"research": AgentRuntime(RESEARCH, ScriptedModel(SCRIPTS), tools)}  # type: ignore[arg-type]
+    await store.create_task(TaskRecord(task_id="research-1", agent="research", input="hello"))
+    await queue.send("research-1", "research")
+    async with running(Worker(store=store, queue=queue, runtimes=runtimes, poll_s=0.05, receive_wait_s=0.2)):
+        async def ended() -> bool:
+            return (await store.get_task("research-1")).terminal
+
+        await wait_until(ended, 20)
+    task = await store.get_task("research-1")
+    events = await store.list_events("research-1")
+    assert task.state == "succeeded" and task.attempts == 2
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    # The call's result never landed, so the resumed attempt runs the call again, marked as a retry.
+    data = [(e.type, json.loads(e.data)) for e in events]
+    assert [(t, d.get("resumed", d.get("retry"))) for t, d in data] == [
+        ("task.started", False), ("model.turn", None), ("tool.started", False),
+        ("task.started", True), ("tool.started", True), ("tool.finished", None), ("model.turn", None),
+        ("task.finished", None)]
+    assert len(echo.started("research-1")) == 2 and throttle.injected == 4
     await store.close()
