@@ -31,13 +31,15 @@ class CountingTool:
     """A tool that sleeps `seconds` and echoes `text`, recording each start and finish.
 
     With `log_dir`, records are also appended to `<log_dir>/<name>.log`, so a test can
-    count invocations made by another process (the crash test's killed worker).
+    count invocations made by another process (the crash test's killed worker). With `gate`, a call
+    waits for the test to set it (up to 30 s) before it sleeps.
     """
 
-    def __init__(self, name: str, *, sensitive: bool = False, log_dir: Path | None = None) -> None:
+    def __init__(self, name: str, *, sensitive: bool = False, log_dir: Path | None = None,
+                 gate: threading.Event | None = None) -> None:
         self.spec = ToolSpec(name=name, description=f"test tool {name}", input_model=ToolIn, run=lambda a, c: {},
                              handler="tests.none", sensitive=sensitive, timeout_s=60)
-        self.log_dir = log_dir
+        self.log_dir, self.gate = log_dir, gate
         self.intervals: list[list[float | None]] = []  # [start, end] per invocation (end also if cut short)
         self.records: list[tuple[str, str, str]] = []  # (started|finished, task id, call id)
 
@@ -59,6 +61,8 @@ class CountingTool:
         self.intervals.append(interval)
         self._record("started", task_id, call_id)
         try:
+            if self.gate is not None:
+                await asyncio.to_thread(self.gate.wait, 30)
             await asyncio.sleep(args.seconds)
         finally:  # also when cancelled or timed out
             interval[1] = time.monotonic()

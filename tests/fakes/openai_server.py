@@ -52,7 +52,8 @@ class Reply:
     """One scripted answer to one request.
 
     A 2xx `status` answers with a completion (`text`, `tool_calls`); any other status
-    answers with the API's error body. `delay_s` is waited before answering,
+    answers with the API's error body. `delay_s` is waited before answering (and
+    `chunk_delay_s` between the pieces of a streamed answer, as a model writing slowly),
     `disconnect` drops the connection without an answer, and `raw_body` is sent
     as-is (for malformed replies) with `content_type` (e.g. `text/event-stream` for a broken stream).
     """
@@ -65,6 +66,7 @@ class Reply:
     error_code: str | None = None
     retry_after: float | None = None
     delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
     usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens); estimated when None
     finish_reason: str | None = None  # default: "tool_calls" when there are tool calls, else "stop"
     disconnect: bool = False
@@ -518,6 +520,8 @@ class FakeOpenAIServer:
             data = f"data: {chunk}\n\n".encode()
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
+            if reply.chunk_delay_s:
+                await asyncio.sleep(reply.chunk_delay_s)
         writer.write(b"0\r\n\r\n")
 
 
