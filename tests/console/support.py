@@ -15,12 +15,53 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Playwright, expect
 
-from tests.api.support import API_KEY
+from agent_runtime.agents import AgentSpec
+from agent_runtime.server import create_platform
+from agent_runtime.settings import Settings
+from agent_runtime.task_run import AgentRuntime
+from tests.api.support import API_KEY, CountingTool, ServerThread
+from tests.fakes.scripted_model import ScriptedModel, call, final, tool_results
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+TIDY = "Write a short post about blue/green deploys and publish it"
+ANSWER = ("**Published** to `reports/blue-green.md`.\n\n# Blue/green deploys\n\n"
+          "Run two identical environments and send traffic to one colour at a time. To release, deploy to the "
+          "idle colour, test it, then switch the load balancer; to roll back, switch to the *previous* "
+          "colour.\n\n- no downtime during a release\n- a rollback is one switch\n\n"
+          "More in the [deployment guide](https://example.com/deploys).")
+HOSTILE_ANSWER = (f"Found `{HOSTILE}`\n\n{HOSTILE} [a link](javascript:alert(1)) [docs](https://example.com/x) "
+                  "<a href=\"javascript:alert(2)\">raw</a>")
+SCRIPT = {"Write": [call("search_documents", {"text": "blue/green deploys"}), call("publish_report", {"text": "post"}),
+                    final(ANSWER)],
+          "Hostile": [call("search_documents", {"text": HOSTILE}), final(HOSTILE_ANSWER)],
+          "Publish": [call("publish_report", {"text": "post"}), final(lambda m: f"the tool said: {tool_results(m)[-1]}")],
+          "Slow": [call("search_documents", {"seconds": 30}), final("never")]}
+BEFORE_APPROVAL = ["task.started", "model.turn", "tool.started", "tool.finished", "model.turn", "tool.started",
+                   "approval.requested"]
+AFTER_APPROVAL = ["approval.resolved", "tool.finished", "model.turn", "task.finished"]
+
+
+def scenario_tools() -> dict[str, CountingTool]:
+    """The content agent's tools in the scripted scenario (publication needs approval)."""
+    return {"search_documents": CountingTool("search_documents"),
+            "publish_report": CountingTool("publish_report", sensitive=True)}
+
+
+def serve_scripted(data_dir: Path, tools: dict[str, CountingTool], port: int | None = None) -> ServerThread:
+    """A real local server (uvicorn thread, SQLite, in-process queue and worker) whose model plays `SCRIPT`."""
+
+    def factory(spec: AgentSpec, settings: Settings) -> AgentRuntime:
+        return AgentRuntime(spec, ScriptedModel(SCRIPT), tools)  # type: ignore[arg-type]
+
+    settings = Settings(data_dir=data_dir, api_keys=API_KEY, store="sqlite", queue="local", agent=None)
+    platform = create_platform(settings, runtime_factory=factory, heartbeat_s=0.3, poll_s=0.05)
+    return ServerThread(platform.app, port=port)
+
 
 expect.set_options(timeout=15_000)
 

@@ -22,52 +22,28 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from agent_runtime.agents import AgentSpec
-from agent_runtime.server import create_platform
-from agent_runtime.settings import Settings
-from agent_runtime.task_run import AgentRuntime
-from tests.api.support import CountingTool, ServerThread, free_port
-from tests.console.support import API_KEY, Tab, button, sign_in, state, submit, timeline, types
-from tests.fakes.scripted_model import ScriptedModel, call, final, tool_results
-
-HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
-TIDY = "Write a short post about blue/green deploys and publish it"
-ANSWER = ("**Published** to `reports/blue-green.md`.\n\n# Blue/green deploys\n\n"
-          "Run two identical environments and send traffic to one colour at a time. To release, deploy to the "
-          "idle colour, test it, then switch the load balancer; to roll back, switch to the *previous* "
-          "colour.\n\n- no downtime during a release\n- a rollback is one switch\n\n"
-          "More in the [deployment guide](https://example.com/deploys).")
-HOSTILE_ANSWER = (f"Found `{HOSTILE}`\n\n{HOSTILE} [a link](javascript:alert(1)) [docs](https://example.com/x) "
-                  "<a href=\"javascript:alert(2)\">raw</a>")
-SCRIPT = {"Write": [call("search_documents", {"text": "blue/green deploys"}), call("publish_report", {"text": "post"}),
-                    final(ANSWER)],
-          "Hostile": [call("search_documents", {"text": HOSTILE}), final(HOSTILE_ANSWER)],
-          "Publish": [call("publish_report", {"text": "post"}), final(lambda m: f"the tool said: {tool_results(m)[-1]}")],
-          "Slow": [call("search_documents", {"seconds": 30}), final("never")]}
-BEFORE_APPROVAL = ["task.started", "model.turn", "tool.started", "tool.finished", "model.turn", "tool.started",
-                   "approval.requested"]
-AFTER_APPROVAL = ["approval.resolved", "tool.finished", "model.turn", "task.finished"]
-
-expect.set_options(timeout=15_000)
-
-
-def _tools() -> dict[str, CountingTool]:
-    return {"search_documents": CountingTool("search_documents"),
-            "publish_report": CountingTool("publish_report", sensitive=True)}
-
-
-def _serve(data_dir: Path, tools: dict[str, CountingTool], port: int | None = None) -> ServerThread:
-    def factory(spec: AgentSpec, settings: Settings) -> AgentRuntime:
-        return AgentRuntime(spec, ScriptedModel(SCRIPT), tools)  # type: ignore[arg-type]
-
-    settings = Settings(data_dir=data_dir, api_keys=API_KEY, store="sqlite", queue="local", agent=None)
-    platform = create_platform(settings, runtime_factory=factory, heartbeat_s=0.3, poll_s=0.05)
-    return ServerThread(platform.app, port=port)
+from tests.api.support import free_port
+from tests.console.support import (
+    AFTER_APPROVAL,
+    API_KEY,
+    BEFORE_APPROVAL,
+    HOSTILE,
+    TIDY,
+    Tab,
+    button,
+    scenario_tools,
+    serve_scripted,
+    sign_in,
+    state,
+    submit,
+    timeline,
+    types,
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _serve(tmp_path_factory.mktemp("console-data"), _tools()) as running:
+    with serve_scripted(tmp_path_factory.mktemp("console-data"), scenario_tools()) as running:
         yield running.url
 
 
@@ -189,7 +165,7 @@ def test_reconnects_after_the_server_restarts_mid_task(tab: Tab, tmp_path: Path)
     """The server is stopped while the task waits for approval (open streams cut) and a new one started on
     the same port and database: the console reconnects with Last-Event-ID, the approval lands on the new
     server, and the timeline holds every stored event once, in order."""
-    page, tools, port = tab.page, _tools(), free_port()
+    page, tools, port = tab.page, scenario_tools(), free_port()
     cursors: list[str | None] = []
 
     def request(sent: Request) -> None:
@@ -197,7 +173,7 @@ def test_reconnects_after_the_server_restarts_mid_task(tab: Tab, tmp_path: Path)
             cursors.append(sent.headers.get("last-event-id"))
 
     page.on("request", request)
-    first = _serve(tmp_path / "data", tools, port).__enter__()
+    first = serve_scripted(tmp_path / "data", tools, port).__enter__()
     try:
         sign_in(page, first.url)
         task_id = submit(page, TIDY)
@@ -208,7 +184,7 @@ def test_reconnects_after_the_server_restarts_mid_task(tab: Tab, tmp_path: Path)
         first.__exit__(None, None, None)
     stream = page.locator("dd", has_text="reconnecting")
     expect(stream).to_be_visible()
-    with _serve(tmp_path / "data", tools, port) as second:
+    with serve_scripted(tmp_path / "data", tools, port) as second:
         expect(page.locator("dd", has_text="live")).to_be_visible()
         page.get_by_label("Reason (optional)", exact=True).fill("after the restart")
         button(page, "Approve").click()
