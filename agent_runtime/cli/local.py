@@ -97,7 +97,8 @@ def run(
     from agent_runtime.tools import build_tools
 
     try:
-        tools = build_tools(spec.tools, settings, docs_dir=docs_dir, data_dir=settings.data_dir)
+        tools = build_tools(spec.tools, settings, docs_dir=docs_dir, data_dir=settings.data_dir,
+                            mcp_servers=spec.mcp_servers)
         llm = build_model(settings, spec)
         limits = spec.limits.merged({"max_steps": max_steps}) if max_steps else None
     except ConfigurationError as exc:
