@@ -151,7 +151,7 @@ class McpTool:
             result = await client.call_tool(self.spec.name, arguments,
                                              read_timeout_seconds=float(self.spec.timeout_s))
         except MCPError as exc:
-            raise ToolError(f"MCP server {self.connection.server.name!r}: {exc}") from None
+            raise ToolError(f"MCP server {self.connection.server.name!r}: {exc.message}") from None
         except (TimeoutError, asyncio.CancelledError):
             raise
         except Exception as exc:  # the transport broke: reconnect on the next call
