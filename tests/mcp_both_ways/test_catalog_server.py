@@ -1,0 +1,144 @@
+"""`agent-platform mcp`, driven by the MCP SDK's own client over stdio and streamable HTTP: the seven tools
+with the catalog's schemas, a real `search_documents` call, `publish_report` refused unless the client's
+user confirms it (elicitation), and 401 over HTTP without the API key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from lambda_tools.catalog import CATALOG, TOOL_NAMES
+from tests.api.support import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "mcp-test-key-0123456789abcdef"
+REPORT = {"title": "Blue/green deploys", "markdown": "# Blue/green\n\nTwo fleets, one switch."}
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "deploys.md").write_text("# Deploys\n\nBlue/green deploys keep two fleets and switch the load "
+                                       "balancer between them.\n", encoding="utf-8")
+    (folder / "asyncio.md").write_text("# Asyncio\n\nasyncio.create_task() schedules a coroutine.\n")
+    return folder
+
+
+def _environ(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "AGENT_PLATFORM_DATA_DIR": str(data_dir), "AGENT_PLATFORM_API_KEYS": KEY,
+            "AGENT_PLATFORM_LOG_LEVEL": "WARNING"}
+
+
+def _stdio(docs: Path, data_dir: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "agent_runtime", "mcp", "--docs", str(docs)],
+                                 env=_environ(data_dir), cwd=str(REPO))
+
+
+def _reports(data_dir: Path) -> list[Path]:
+    folder = data_dir / "reports"
+    return sorted(folder.rglob("*.md")) if folder.exists() else []
+
+
+async def _confirm(_: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    assert "publish_report" in params.message and "Blue/green deploys" in params.message
+    return types.ElicitResult(action="accept", content={"confirm": True})
+
+
+async def _decline(_: Any, __: types.ElicitRequestParams) -> types.ElicitResult:
+    return types.ElicitResult(action="decline")
+
+
+async def test_stdio_lists_the_seven_tools_with_the_catalog_schemas(docs: Path, tmp_path: Path) -> None:
+    async with Client(_stdio(docs, tmp_path)) as client:
+        listed = (await client.list_tools()).tools
+    assert [t.name for t in listed] == list(TOOL_NAMES)
+    for tool, spec in zip(listed, CATALOG, strict=True):
+        assert tool.input_schema == spec.parameters_schema()
+        assert tool.description.startswith(spec.description)
+    assert [t.name for t in listed if t.annotations and t.annotations.destructive_hint] == ["publish_report"]
+
+
+async def test_stdio_search_documents_searches_the_given_folder(docs: Path, tmp_path: Path) -> None:
+    async with Client(_stdio(docs, tmp_path)) as client:
+        result = await client.call_tool("search_documents", {"query": "blue green deploys", "limit": 3})
+        bad = await client.call_tool("search_documents", {"query": "x", "limit": "many"})
+    assert not result.is_error
+    assert result.structured_content["results"][0]["id"] == "deploys"
+    assert bad.is_error and "invalid arguments for search_documents" in bad.content[0].text
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 (input_required) and the handshake era
+async def test_publish_report_is_refused_when_the_client_cannot_confirm(docs: Path, tmp_path: Path, mode: str) -> None:
+    async with Client(_stdio(docs, tmp_path), mode=mode) as client:
+        result = await client.call_tool("publish_report", REPORT)
+    assert result.is_error
+    assert "sensitive" in result.content[0].text and "cannot ask" in result.content[0].text
+    assert _reports(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_publish_report_runs_once_confirmed_and_not_when_declined(docs: Path, tmp_path: Path, mode: str) -> None:
+    async with Client(_stdio(docs, tmp_path), mode=mode, elicitation_callback=_decline) as client:
+        declined = await client.call_tool("publish_report", REPORT)
+    assert declined.is_error and "not confirmed" in declined.content[0].text and _reports(tmp_path) == []
+    async with Client(_stdio(docs, tmp_path), mode=mode, elicitation_callback=_confirm) as client:
+        published = await client.call_tool("publish_report", REPORT)
+    assert not published.is_error, published.content
+    (report,) = _reports(tmp_path)
+    assert "Two fleets, one switch." in report.read_text()
+
+
+@pytest.fixture(scope="module")
+def http_server(docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path_factory.mktemp("mcp-http-data")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "agent_runtime", "mcp", "--http", "--port", str(port),
+                             "--docs", str(docs)], cwd=REPO, env=_environ(data_dir), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "agent-platform mcp --http exited"
+            try:
+                httpx.get(url, timeout=2.0)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "agent-platform mcp --http did not answer"
+                time.sleep(0.1)
+        yield url, data_dir
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_http_without_the_key_is_401(http_server: tuple[str, Path]) -> None:
+    url, _ = http_server
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    for headers in ({}, {"Authorization": "Bearer wrong-key-0123456789"}):
+        response = httpx.post(url, json=body, headers={"Accept": "application/json, text/event-stream", **headers})
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_http_with_the_key_lists_calls_and_refuses_publishing(http_server: tuple[str, Path]) -> None:
+    url, data_dir = http_server
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as http, \
+            Client(streamable_http_client(url, http_client=http)) as client:
+        listed = (await client.list_tools()).tools
+        found = await client.call_tool("search_documents", {"query": "asyncio create_task"})
+        refused = await client.call_tool("publish_report", REPORT)
+    assert {t.name: t.input_schema for t in listed} == {s.name: s.parameters_schema() for s in CATALOG}
+    assert found.structured_content["results"][0]["id"] == "asyncio"
+    assert refused.is_error and "cannot ask" in refused.content[0].text and _reports(data_dir) == []
