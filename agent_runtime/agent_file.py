@@ -159,8 +159,18 @@ def _where(document: Any, loc: tuple[int | str, ...]) -> str:
         name = entry.get("name") if isinstance(entry, dict) else None
         who = f"agent {name!r}" if isinstance(name, str) else f"agents[{loc[1]}]"
         rest = ".".join(str(p) for p in loc[2:])
+        if len(loc) > 3 and loc[2] == "mcp_servers" and isinstance(loc[3], int):
+            rest = ", ".join(filter(None, [_server_label(entry, loc[3]), ".".join(str(p) for p in loc[4:])]))
         return f"{who}, {rest}" if rest else who
     return ".".join(str(p) for p in loc) or "file"
+
+
+def _server_label(agent: Any, index: int) -> str:
+    """"mcp_servers 'notes'" for the agent's MCP server at `index` (its name, when it has one)."""
+    servers = agent.get("mcp_servers") if isinstance(agent, dict) else None
+    server = servers[index] if isinstance(servers, list) and index < len(servers) else None
+    name = server.get("name") if isinstance(server, dict) else None
+    return f"mcp_servers {name!r}" if isinstance(name, str) else f"mcp_servers[{index}]"
 
 
 def parse_agents(document: Any, *, source: str) -> dict[str, AgentSpec]:
