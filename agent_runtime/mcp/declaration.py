@@ -70,9 +70,10 @@ class McpServerDeclaration(BaseModel):
     def _secret(cls, secret: str | None) -> str | None:
         if secret is None:
             return None
-        if secret.startswith("arn:") and not SECRET_ARN.fullmatch(secret):
-            raise ValueError(f"{secret!r} is not a complete Secrets Manager secret ARN (name-XXXXXX)")
-        if not SECRET_NAME.fullmatch(secret):
+        if secret.startswith("arn:"):
+            if not SECRET_ARN.fullmatch(secret):
+                raise ValueError(f"{secret!r} is not a complete Secrets Manager secret ARN (name-XXXXXX)")
+        elif not SECRET_NAME.fullmatch(secret):
             raise ValueError(f"{secret!r} is not a Secrets Manager secret name or ARN")
         return secret
 
