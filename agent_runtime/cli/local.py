@@ -157,6 +157,7 @@ def agents(
     """List the agents declared in the agents file: what each does, its tools and its step limit."""
     if json_output:
         rows = [{"name": a.name, "description": a.description, "tools": list(a.tools),
+                 "mcp_tools": {m.name: list(m.tools) for m in a.mcp_servers},
                  "max_steps": a.limits.max_steps, "model": a.model, "concurrency": a.concurrency}
                 for a in AGENTS.values()]
         typer.echo(json.dumps(rows, indent=2))
@@ -166,7 +167,8 @@ def agents(
     for column in ("description", "tools", "max steps"):
         table.add_column(column, overflow="fold")
     for a in AGENTS.values():
-        table.add_row(a.name, a.description, ", ".join(a.tools), str(a.limits.max_steps))
+        mcp = [f"{tool} (MCP {m.name})" for m in a.mcp_servers for tool in m.tools]
+        table.add_row(a.name, a.description, ", ".join([*a.tools, *mcp]), str(a.limits.max_steps))
     Console().print(table)
 
 
