@@ -81,7 +81,7 @@ def test_an_agent_runs_a_task_offline_with_its_mcp_tool(tmp_path: Path, docs: Pa
     assert started[0]["arguments"] == {"topic": "blue green deploys work"}
     answer = events[-1]["answer"]
     assert events[-1]["type"] == "task.finished" and "switch the load balancer" in answer and "[deploys]" in answer
-    assert not tickets.exists()  # the sensitive tool is never called on a guess
+    assert "file_ticket" not in {e.get("tool") for e in events}  # a sensitive tool is never called on a guess
 
 
 @pytest.fixture

@@ -100,6 +100,15 @@ async def test_publish_report_runs_once_confirmed_and_not_when_declined(docs: Pa
     assert "Two fleets, one switch." in report.read_text()
 
 
+async def test_a_confirmation_sent_without_being_asked_does_not_count(docs: Path, tmp_path: Path) -> None:
+    """On 2026-07-28 the answer rides the retried call: one the server did not ask for (no matching request
+    state) makes it ask, and the user's decline stands."""
+    forged = {"confirm": types.ElicitResult(action="accept", content={"confirm": True})}
+    async with Client(_stdio(docs, tmp_path), elicitation_callback=_decline) as client:
+        result = await client.call_tool("publish_report", REPORT, input_responses=forged, request_state="made-up")
+    assert result.is_error and "not confirmed" in result.content[0].text and _reports(tmp_path) == []
+
+
 @pytest.fixture(scope="module")
 def http_server(docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("mcp-http-data")
