@@ -23,8 +23,8 @@ from agent_runtime.mcp.declaration import McpServerDeclaration
 from agent_runtime.mcp.tools import mcp_tools
 from tests.api.support import free_port
 from tests.fakes.scripted_model import ScriptedModel, call, final, tool_results
+from tests.mcp_both_ways.support import REPO, serving
 
-REPO = Path(__file__).resolve().parents[2]
 NOTES_SERVER = [sys.executable, "-m", "tests.fakes.mcp_notes_server"]
 TOKEN = "notes-token-0123456789abcdef"
 
@@ -89,24 +89,10 @@ def served(tmp_path: Path, docs: Path) -> Iterator[tuple[str, dict[str, str]]]:
     data_dir = tmp_path / "data"
     environ = _environ(_agents_file(tmp_path, tmp_path / "tickets.txt"), data_dir, docs)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "agent_runtime", "serve", "--port", str(port)], cwd=REPO,
-                            env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "serve exited"
-            try:
-                httpx.get(f"{url}/healthz", timeout=2.0)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not answer"
-                time.sleep(0.1)
+    with serving([sys.executable, "-m", "agent_runtime", "serve", "--port", str(port)], f"http://127.0.0.1:{port}/healthz",
+                 env=environ):
         key = (data_dir / "api-key").read_text().strip()
-        yield url, {"Authorization": f"Bearer {key}"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
 
 
 def test_an_agent_runs_a_task_with_its_mcp_tool_through_the_api(served: tuple[str, dict[str, str]]) -> None:
@@ -175,22 +161,9 @@ def test_a_tool_the_server_does_not_offer_stops_the_agent_before_it_runs() -> No
 @pytest.fixture(scope="module")
 def notes_over_http() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([*NOTES_SERVER, "--http", str(port), "--token", TOKEN], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=2.0)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "the notes server did not start"
-                time.sleep(0.1)
+    with serving([*NOTES_SERVER, "--http", str(port), "--token", TOKEN], url, within_s=30):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 async def test_an_http_mcp_server_is_reached_with_the_token_from_the_environment(

@@ -5,9 +5,7 @@ user confirms it (elicitation), and 401 over HTTP without the API key."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from lambda_tools.catalog import CATALOG, TOOL_NAMES
 from tests.api.support import free_port
+from tests.mcp_both_ways.support import REPO, serving
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "mcp-test-key-0123456789abcdef"
 REPORT = {"title": "Blue/green deploys", "markdown": "# Blue/green\n\nTwo fleets, one switch."}
 
@@ -113,24 +111,10 @@ async def test_a_confirmation_sent_without_being_asked_does_not_count(docs: Path
 def http_server(docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("mcp-http-data")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "agent_runtime", "mcp", "--http", "--port", str(port),
-                             "--docs", str(docs)], cwd=REPO, env=_environ(data_dir), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "agent-platform mcp --http exited"
-            try:
-                httpx.get(url, timeout=2.0)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "agent-platform mcp --http did not answer"
-                time.sleep(0.1)
+    command = [sys.executable, "-m", "agent_runtime", "mcp", "--http", "--port", str(port), "--docs", str(docs)]
+    with serving(command, url, env=_environ(data_dir)):
         yield url, data_dir
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_http_without_the_key_is_401(http_server: tuple[str, Path]) -> None:
