@@ -1,6 +1,6 @@
 """`agent-platform mcp`, driven by the MCP SDK's own client over stdio and streamable HTTP: the seven tools
 with the catalog's schemas, a real `search_documents` call, `publish_report` refused unless the client's
-user confirms it (elicitation), and 401 over HTTP without the API key."""
+user confirms it (elicitation), and over HTTP 401 without the API key, 403 without the submit role."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from agent_runtime.mcp.http import http_app
+from agent_runtime.mcp.server import catalog_server
+from agent_runtime.principals import KeyRing, new_key
+from agent_runtime.settings import Settings
+from agent_runtime.tools import build_tools
 from lambda_tools.catalog import CATALOG, TOOL_NAMES
-from tests.api.support import free_port
+from tests.api.support import ServerThread, free_port
 from tests.mcp_both_ways.support import REPO, serving
 
 KEY = "mcp-test-key-0123456789abcdef"
@@ -135,3 +140,30 @@ async def test_http_with_the_key_lists_calls_and_refuses_publishing(http_server:
     assert {t.name: t.input_schema for t in listed} == {s.name: s.parameters_schema() for s in CATALOG}
     assert found.structured_content["results"][0]["id"] == "asyncio"
     assert refused.is_error and "cannot ask" in refused.content[0].text and _reports(data_dir) == []
+
+
+class _Keys:
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    async def ring(self) -> KeyRing:
+        return self._ring
+
+
+async def test_http_calls_need_the_submit_role(docs: Path, tmp_path: Path) -> None:
+    ring = KeyRing()
+    reviewer, record = new_key("alice", ["approve"])
+    ring.add(record)
+    submitter, record = new_key("ci", ["submit"])
+    ring.add(record)
+    tools = build_tools(TOOL_NAMES, Settings(), docs_dir=docs, data_dir=tmp_path)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    with ServerThread(http_app(catalog_server(tools), _Keys(ring))) as server:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            refused = await http.post("/mcp", json=body, headers={
+                "Authorization": f"Bearer {reviewer}", "Accept": "application/json, text/event-stream"})
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {submitter}"}) as http2, \
+                Client(streamable_http_client(f"{server.url}/mcp", http_client=http2)) as client:
+            listed = (await client.list_tools()).tools
+    assert refused.status_code == 403 and "needs the 'submit' role" in refused.json()["error"]["message"]
+    assert len(listed) == len(TOOL_NAMES)
