@@ -2,13 +2,16 @@
 
 `python -m tests.fakes.mcp_notes_server` serves it over stdio; `--http PORT` over streamable HTTP on
 127.0.0.1, where it answers only requests bearing `--token`. Tools: `lookup_note` (read) and
-`file_ticket` (writes a line to `--tickets FILE`, so a test can see whether it ran; declared sensitive).
+`file_ticket` (writes a line to `--tickets FILE`, so a test can see whether it ran; declared sensitive),
+`wait_seconds` (slow, for timeouts).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import anyio
 
 from mcp.server.mcpserver import MCPServer
 
@@ -36,6 +39,12 @@ def build(tickets: Path | None) -> MCPServer:
             with tickets.open("a", encoding="utf-8") as f:
                 f.write(title + "\n")
         return f"filed: {title}"
+
+    @server.tool()
+    async def wait_seconds(seconds: float) -> str:
+        """Wait, then say so (a slow tool, for timeouts)."""
+        await anyio.sleep(seconds)
+        return f"waited {seconds} s"
 
     return server
 

@@ -18,6 +18,7 @@ import pytest
 from agent_runtime.agent_file import AgentSpec, parse_agents
 from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest
 from agent_runtime.errors import ConfigurationError
+from agent_runtime.limits import Limits
 from agent_runtime.loop import Agent
 from agent_runtime.mcp.declaration import McpServerDeclaration
 from agent_runtime.mcp.tools import mcp_tools
@@ -119,18 +120,20 @@ def test_an_agent_runs_a_task_with_its_mcp_tool_through_the_api(served: tuple[st
 @pytest.fixture(scope="module")
 def notes_tools() -> Iterator[dict]:
     server = McpServerDeclaration(name="notes", command=sys.executable, args=("-m", "tests.fakes.mcp_notes_server"),
-                                  tools=("lookup_note", "file_ticket"), sensitive=("file_ticket",), timeout_s=20)
+                                  tools=("lookup_note", "file_ticket", "wait_seconds"), sensitive=("file_ticket",),
+                                  timeout_s=20)
     yield mcp_tools([server])
 
 
-def _agent(tools: dict, script: list, approve: bool | None) -> Agent:
+def _agent(tools: dict, script: list, approve: bool | None, limits: Limits | None = None) -> Agent:
     spec = AgentSpec(name="helpdesk", description="d", instructions="i", tools=())
 
     async def approver(request: ApprovalRequest) -> ApprovalDecision:
         assert request.tool == "file_ticket" and request.arguments == {"title": "Rotate keys"}
         return ApprovalDecision(bool(approve), None if approve else "not now", "test")
 
-    return Agent(spec, ScriptedModel(script), tools, approver=approver if approve is not None else None)
+    return Agent(spec, ScriptedModel(script), tools, approver=approver if approve is not None else None,
+                 limits=limits)
 
 
 @pytest.mark.parametrize("approve", [True, False])
@@ -150,11 +153,23 @@ async def test_bad_arguments_are_refused_before_the_server_sees_them(notes_tools
     assert "'topic' is a required property" in result.answer
 
 
+async def test_a_slow_mcp_call_times_out_and_the_next_call_still_works(notes_tools: dict) -> None:
+    script = [call("wait_seconds", {"seconds": 5}), call("lookup_note", {"topic": "asyncio"}),
+              final(lambda m: " | ".join(tool_results(m)))]
+    lookup = notes_tools["lookup_note"]  # connected first: starting the server takes longer than the limit below
+    await lookup.invoke(lookup.spec.input_model.model_validate({"topic": "x"}), task_id="t", call_id="warm-up")
+    result = await _agent(notes_tools, script, None, Limits(tool_timeout_s=1)).run("Wait, then look it up")
+    assert result.answer is not None
+    timed_out, looked_up = result.answer.split(" | ")
+    assert timed_out == "ERROR: wait_seconds timed out after 1 s"
+    assert "create_task" in looked_up
+
+
 def test_a_tool_the_server_does_not_offer_stops_the_agent_before_it_runs() -> None:
     server = McpServerDeclaration(name="notes", command=sys.executable, args=("-m", "tests.fakes.mcp_notes_server"),
                                   tools=("lookup_note", "delete_everything"))
     with pytest.raises(ConfigurationError, match="MCP server 'notes' does not offer 'delete_everything'; it offers: "
-                                                 "file_ticket, lookup_note"):
+                                                 "file_ticket, lookup_note, wait_seconds"):
         mcp_tools([server])
 
 
