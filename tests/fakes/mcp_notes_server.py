@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 import anyio
-
 from mcp.server.mcpserver import MCPServer
 
 NOTES = {
