@@ -67,6 +67,8 @@ def with_consulted(plan: Plan, tools: list[dict[str, Any]], agent: AgentSpec, re
         return plan.calls(f"Consulting {', '.join(name for name, _ in calls)} first.", calls)
     if not reply.tool_calls:
         extra = consulted_lines(plan)
+        if extra and not plan.tools & set(TOOL_NAMES):  # nothing from the playbook: no catalog tool to search with
+            return plan.answer([plan.heading(), *extra])
         if extra:
             reply.text = reply.text.rstrip("\n") + "\n" + "\n".join(extra) + "\n"
     return reply
