@@ -12,8 +12,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from moto import mock_aws
 
 from agent_runtime.agent_file import AgentSpec, parse_agents
 from agent_runtime.checkpoint import ApprovalDecision, ApprovalRequest
@@ -21,7 +23,8 @@ from agent_runtime.errors import ConfigurationError
 from agent_runtime.limits import Limits
 from agent_runtime.loop import Agent
 from agent_runtime.mcp.declaration import McpServerDeclaration
-from agent_runtime.mcp.tools import mcp_tools
+from agent_runtime.mcp.tools import mcp_tools, server_token
+from agent_runtime.redact import REDACTED, redact
 from tests.api.support import free_port
 from tests.fakes.scripted_model import ScriptedModel, call, final, tool_results
 from tests.mcp_both_ways.support import REPO, serving
@@ -196,3 +199,21 @@ async def test_an_http_mcp_server_is_reached_with_the_token_from_the_environment
     result = await _agent(tools, script, None).run("Look it up")
     assert result.answer is not None and "two fleets" in result.answer.lower()
     assert TOKEN not in json.dumps([e.model_dump(mode="json") for e in result.events])
+
+
+def test_a_server_that_cannot_start_stops_the_agent_with_one_line() -> None:
+    server = McpServerDeclaration(name="notes", command="/nonexistent/notes-mcp", tools=("lookup_note",))
+    with pytest.raises(ConfigurationError, match=r"^MCP server 'notes': cannot list its tools \(FileNotFoundError"):
+        mcp_tools([server])
+
+
+def test_in_aws_the_token_comes_from_the_named_secret_and_is_redacted() -> None:
+    server = McpServerDeclaration(name="wiki", url="https://wiki.example.com/mcp", tools=("read_page",),
+                                  secret="wiki/mcp-token")
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        with pytest.raises(ConfigurationError, match="MCP server 'wiki': cannot read secret 'wiki/mcp-token'"):
+            server_token(server, secrets_client=client)
+        client.create_secret(Name="wiki/mcp-token", SecretString=" wiki-token-0123456789 \n")
+        assert server_token(server, secrets_client=client) == "wiki-token-0123456789"
+    assert redact("upstream said: wiki-token-0123456789") == f"upstream said: {REDACTED}"
