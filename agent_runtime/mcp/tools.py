@@ -152,7 +152,7 @@ class McpTool:
                                              read_timeout_seconds=float(self.spec.timeout_s))
         except MCPError as exc:
             raise ToolError(f"MCP server {self.connection.server.name!r}: {exc.message}") from None
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:  # the call's own limit: the session stays
             raise
         except Exception as exc:  # the transport broke: reconnect on the next call
             self.connection.reset()
