@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent_runtime import envnames as env
 from agent_runtime.errors import ConfigurationError
 from agent_runtime.limits import Limits
+from agent_runtime.mcp.declaration import McpServerDeclaration, tool_name_problems
 from agent_runtime.table_keys import AGENT_NAME
 from lambda_tools.catalog import TOOL_NAMES
 
@@ -91,8 +92,9 @@ class AgentSpec:
     """One agent: its instructions, its tools (catalog names), its default limits, and how it is deployed.
 
     `model` and `concurrency` override the platform's model and worker concurrency for this agent;
-    `service` sizes its AWS service. Tests build specs with their own tools, so tools are checked
-    against the catalog by the agents file, not here.
+    `service` sizes its AWS service. `tools` are catalog tools; the tools of `mcp_servers` join them
+    when the runtime builds the agent's tools. Tests build specs with their own tools, so tools are
+    checked against the catalog by the agents file, not here.
     """
 
     name: str
@@ -103,6 +105,12 @@ class AgentSpec:
     model: str | None = None
     concurrency: int | None = None
     service: ServiceSize = field(default_factory=ServiceSize)
+    mcp_servers: tuple[McpServerDeclaration, ...] = ()
+
+    @property
+    def mcp_tools(self) -> tuple[str, ...]:
+        """The names of the tools this agent takes from its MCP servers."""
+        return tuple(tool for server in self.mcp_servers for tool in server.tools)
 
 
 class AgentDeclaration(BaseModel):
@@ -113,11 +121,12 @@ class AgentDeclaration(BaseModel):
     name: str = Field(pattern=AGENT_NAME.pattern, description="lowercase letters, digits, underscores")
     description: str = Field(min_length=1, max_length=500)
     instructions: str = Field(min_length=1, max_length=20_000)
-    tools: tuple[str, ...] = Field(min_length=1)
+    tools: tuple[str, ...] = Field(description="catalog tools (MCP tools come from mcp_servers)")
     limits: Limits = Field(default_factory=Limits)
     model: str | None = Field(None, min_length=1, max_length=200)
     concurrency: int | None = Field(None, ge=1, le=1000)
     service: ServiceSize = Field(default_factory=ServiceSize)
+    mcp_servers: tuple[McpServerDeclaration, ...] = Field((), max_length=20)
 
     @field_validator("tools")
     @classmethod
@@ -129,11 +138,17 @@ class AgentDeclaration(BaseModel):
             raise ValueError("a tool is listed twice")
         return tools
 
+    @model_validator(mode="after")
+    def _some_tool(self) -> AgentDeclaration:
+        if not self.tools and not self.mcp_servers:
+            raise ValueError("tools: give at least one tool (a catalog tool, or an MCP server's in mcp_servers)")
+        return self
+
     def spec(self) -> AgentSpec:
         """The runtime's view of this declaration."""
         return AgentSpec(name=self.name, description=self.description, instructions=self.instructions,
                          tools=self.tools, limits=self.limits, model=self.model, concurrency=self.concurrency,
-                         service=self.service)
+                         service=self.service, mcp_servers=self.mcp_servers)
 
 
 def _where(document: Any, loc: tuple[int | str, ...]) -> str:
@@ -144,8 +159,18 @@ def _where(document: Any, loc: tuple[int | str, ...]) -> str:
         name = entry.get("name") if isinstance(entry, dict) else None
         who = f"agent {name!r}" if isinstance(name, str) else f"agents[{loc[1]}]"
         rest = ".".join(str(p) for p in loc[2:])
+        if len(loc) > 3 and loc[2] == "mcp_servers" and isinstance(loc[3], int):
+            rest = ", ".join(filter(None, [_server_label(entry, loc[3]), ".".join(str(p) for p in loc[4:])]))
         return f"{who}, {rest}" if rest else who
     return ".".join(str(p) for p in loc) or "file"
+
+
+def _server_label(agent: Any, index: int) -> str:
+    """"mcp_servers 'notes'" for the agent's MCP server at `index` (its name, when it has one)."""
+    servers = agent.get("mcp_servers") if isinstance(agent, dict) else None
+    server = servers[index] if isinstance(servers, list) and index < len(servers) else None
+    name = server.get("name") if isinstance(server, dict) else None
+    return f"mcp_servers {name!r}" if isinstance(name, str) else f"mcp_servers[{index}]"
 
 
 def parse_agents(document: Any, *, source: str) -> dict[str, AgentSpec]:
@@ -167,6 +192,10 @@ def parse_agents(document: Any, *, source: str) -> dict[str, AgentSpec]:
             continue
         if declared.name in specs:
             problems.append(f"agent {declared.name!r}, name: declared twice; agent names must be unique")
+            continue
+        clashes = tool_name_problems(TOOL_NAMES, declared.mcp_servers)
+        problems.extend(f"agent {declared.name!r}, mcp_servers: {clash}" for clash in clashes)
+        if clashes:
             continue
         specs[declared.name] = declared.spec()
     if problems:
@@ -194,6 +223,8 @@ def agents_document(specs: Mapping[str, AgentSpec]) -> dict[str, Any]:
                                  "limits": spec.limits.model_dump(exclude_none=True),
                                  "service": spec.service.model_dump(exclude_none=True)}
         entry.update({k: v for k, v in (("model", spec.model), ("concurrency", spec.concurrency)) if v is not None})
+        if spec.mcp_servers:
+            entry["mcp_servers"] = [s.model_dump(exclude_defaults=True) for s in spec.mcp_servers]
         agents.append(entry)
     return {"agents": agents}
 

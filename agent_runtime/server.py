@@ -52,7 +52,8 @@ def default_runtime(spec: AgentSpec, settings: Settings) -> AgentRuntime:
     from agent_runtime.models.factory import build_model
     from agent_runtime.tools import build_tools
 
-    tools = build_tools(spec.tools, settings, docs_dir=settings.docs_dir, data_dir=settings.data_dir)
+    tools = build_tools(spec.tools, settings, docs_dir=settings.docs_dir, data_dir=settings.data_dir,
+                        mcp_servers=spec.mcp_servers)
     return AgentRuntime(spec, build_model(settings, spec), tools)
 
 

@@ -28,6 +28,9 @@ from agent_runtime.table_keys import AGENT_NAME
 from tests.agent_file_support import FOURTH, FOURTH_TOOLS, agents_file_with_fourth
 
 GOOD = {"name": "writer", "description": "Writes.", "instructions": "Write.", "tools": ["search_documents"]}
+NOTES = {"name": "notes", "command": "notes-mcp", "tools": ["lookup_note", "file_ticket"], "sensitive": ["file_ticket"]}
+HTTP_NOTES = {"name": "notes", "url": "https://notes.example.com/mcp", "tools": ["lookup_note"],
+              "secret": "notes-mcp-token"}
 
 
 def _cli(*args: str, agents_file: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -48,6 +51,14 @@ def test_agent_names_fit_the_table_key_prefixes() -> None:
 def test_the_json_a_service_is_given_reads_back_as_the_same_agents() -> None:
     inline = json.dumps(agents_document(AGENTS))
     assert declared_agents({env.AGENTS_JSON: inline}) == dict(AGENTS)
+
+
+def test_mcp_servers_read_back_from_the_json_a_service_is_given() -> None:
+    remote = {**HTTP_NOTES, "name": "wiki", "tools": ["read_wiki"], "timeout_s": 5}
+    agents = parse_agents({"agents": [{**GOOD, "mcp_servers": [NOTES, remote]}]}, source="agents.toml")
+    assert agents["writer"].mcp_tools == ("lookup_note", "file_ticket", "read_wiki")
+    assert agents["writer"].tools == ("search_documents",)  # catalog tools only: the stack grants these
+    assert declared_agents({env.AGENTS_JSON: json.dumps(agents_document(agents))}) == agents
 
 
 def test_a_fourth_agent_is_listed(tmp_path: Path) -> None:
@@ -93,6 +104,32 @@ def test_a_bad_file_stops_the_cli_with_its_problems_and_no_traceback(tmp_path: P
     ([{**GOOD, "name": "Writer"}], "agent 'Writer', name: String should match pattern"),
     ([{**GOOD, "concurrency": 0}], "agent 'writer', concurrency: Input should be greater than or equal to 1"),
     ([{k: v for k, v in GOOD.items() if k != "tools"}], "agent 'writer', tools: Field required"),
+    ([{**GOOD, "tools": []}], "agent 'writer': tools: give at least one tool"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "url": "https://notes.example.com/mcp"}]}],
+     "agent 'writer', mcp_servers 'notes': give either command (a stdio server) or url"),
+    ([{**GOOD, "mcp_servers": [{k: v for k, v in NOTES.items() if k != "command"}]}],
+     "agent 'writer', mcp_servers 'notes': give either command (a stdio server) or url"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "sensitive": ["file_tickets"]}]}],
+     "agent 'writer', mcp_servers 'notes': sensitive names 'file_tickets', which is not in tools"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "tools": ["lookup note"]}]}],
+     "agent 'writer', mcp_servers 'notes', tools: tool name 'lookup note' is not 1-64 letters"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "timeout_s": 0}]}],
+     "agent 'writer', mcp_servers 'notes', timeout_s: Input should be greater than or equal to 1"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "tools": ["search_documents"], "sensitive": []}]}],
+     "agent 'writer', mcp_servers: tool 'search_documents' of server 'notes' is also a tool of the catalog"),
+    ([{**GOOD, "mcp_servers": [NOTES, {**NOTES, "tools": ["other"], "sensitive": []}]}],
+     "agent 'writer', mcp_servers: server 'notes' is declared twice"),
+    ([{**GOOD, "mcp_servers": [{**HTTP_NOTES, "url": "ftp://notes.example.com"}]}],
+     "agent 'writer', mcp_servers 'notes', url: 'ftp://notes.example.com' is not an http(s) URL"),
+    ([{**GOOD, "mcp_servers": [{**HTTP_NOTES, "url": "https://me:pw@notes.example.com/mcp"}]}],
+     "agent 'writer', mcp_servers 'notes', url: put credentials in token_env or secret"),
+    ([{**GOOD, "mcp_servers": [{**HTTP_NOTES, "secret": "arn:aws:secretsmanager:us-east-1:123:secret:x"}]}],
+     "agent 'writer', mcp_servers 'notes', secret: 'arn:aws:secretsmanager:us-east-1:123:secret:x' is not a "
+     "complete Secrets Manager secret ARN"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "secret": "notes-token"}]}],
+     "agent 'writer', mcp_servers 'notes': token_env and secret go with url"),
+    ([{**GOOD, "mcp_servers": [{**NOTES, "env": {"A": "b"}}]}],
+     "agent 'writer', mcp_servers 'notes', env: Extra inputs are not permitted"),
 ])
 def test_a_bad_declaration_is_one_line_naming_agent_and_field(agents: list[dict], line: str) -> None:
     with pytest.raises(AgentFileError) as caught:

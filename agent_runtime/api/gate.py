@@ -84,14 +84,14 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class Gate:
-    """Authenticate (401/503) and rate-limit (429) every `/v1/` request from its headers; the principal
-    goes to `scope["state"]["principal"]`."""
+    """Authenticate (401/503) and rate-limit (429) every request under `prefix` (the API's `/v1/`; the
+    MCP endpoint's `/mcp`) from its headers; the principal goes to `scope["state"]["principal"]`."""
 
-    def __init__(self, app: ASGIApp, keys: KeySource, limiter: RateLimiter) -> None:
-        self.app, self.keys, self.limiter = app, keys, limiter
+    def __init__(self, app: ASGIApp, keys: KeySource, limiter: RateLimiter, *, prefix: str = PROTECTED_PREFIX) -> None:
+        self.app, self.keys, self.limiter, self.prefix = app, keys, limiter, prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)

@@ -97,7 +97,8 @@ def run(
     from agent_runtime.tools import build_tools
 
     try:
-        tools = build_tools(spec.tools, settings, docs_dir=docs_dir, data_dir=settings.data_dir)
+        tools = build_tools(spec.tools, settings, docs_dir=docs_dir, data_dir=settings.data_dir,
+                            mcp_servers=spec.mcp_servers)
         llm = build_model(settings, spec)
         limits = spec.limits.merged({"max_steps": max_steps}) if max_steps else None
     except ConfigurationError as exc:
@@ -156,6 +157,7 @@ def agents(
     """List the agents declared in the agents file: what each does, its tools and its step limit."""
     if json_output:
         rows = [{"name": a.name, "description": a.description, "tools": list(a.tools),
+                 "mcp_tools": {m.name: list(m.tools) for m in a.mcp_servers},
                  "max_steps": a.limits.max_steps, "model": a.model, "concurrency": a.concurrency}
                 for a in AGENTS.values()]
         typer.echo(json.dumps(rows, indent=2))
@@ -165,7 +167,8 @@ def agents(
     for column in ("description", "tools", "max steps"):
         table.add_column(column, overflow="fold")
     for a in AGENTS.values():
-        table.add_row(a.name, a.description, ", ".join(a.tools), str(a.limits.max_steps))
+        mcp = [f"{tool} (MCP {m.name})" for m in a.mcp_servers for tool in m.tools]
+        table.add_row(a.name, a.description, ", ".join([*a.tools, *mcp]), str(a.limits.max_steps))
     Console().print(table)
 
 

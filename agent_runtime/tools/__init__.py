@@ -1,13 +1,15 @@
 """Tools as the loop sees them: `build_tools` picks, per catalog tool, a Lambda function when one is
-configured (`Settings.tool_functions`) and the in-process implementation otherwise."""
+configured (`Settings.tool_functions`) and the in-process implementation otherwise, and adds the tools
+of the agent's MCP servers (`agent_runtime.mcp.tools`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent_runtime.errors import ConfigurationError
+from agent_runtime.mcp.declaration import McpServerDeclaration
 from agent_runtime.settings import Settings
 from agent_runtime.tools.backends import documents_for, reports_for
 from agent_runtime.tools.base import Tool
@@ -33,8 +35,10 @@ def build_tools(
     docs_dir: Path | None = None,
     data_dir: Path | None = None,
     lambda_client: Any = None,
+    mcp_servers: Sequence[McpServerDeclaration] = (),
 ) -> dict[str, Tool]:
-    """The named tools, keyed by name: Lambda-backed where `settings.tool_functions` names a function."""
+    """The named tools, keyed by name: Lambda-backed where `settings.tool_functions` names a function;
+    then the allowed tools of `mcp_servers` (an agent's `AgentSpec.mcp_servers`)."""
     names = list(dict.fromkeys(tool_names))
     unknown = [n for n in names if n not in TOOL_NAMES]
     if unknown:
@@ -59,4 +63,8 @@ def build_tools(
             tools[name] = LambdaTool(spec, function, client=lambda_client, max_calls=settings.worker_concurrency)
         else:
             tools[name] = LocalTool(spec, documents=documents, reports=reports, max_threads=settings.worker_concurrency)
+    if mcp_servers:
+        from agent_runtime.mcp.tools import mcp_tools
+
+        tools.update(mcp_tools(mcp_servers))
     return tools

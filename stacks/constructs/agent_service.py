@@ -18,7 +18,7 @@ from constructs import Construct
 from agent_runtime import envnames as env
 from agent_runtime.agent_file import AgentSpec, agents_document
 from stacks.constructs.agent_queue import AgentQueue
-from stacks.constructs.platform_secrets import PlatformSecrets
+from stacks.constructs.platform_secrets import PlatformSecrets, import_secret
 from stacks.constructs.task_metric_filters import TaskMetricFilters
 from stacks.grants import (
     grant_dead_letter,
@@ -144,7 +144,7 @@ class AgentService(Construct):
 
     Its task role may invoke only `tool_functions` (the agent's own tools), use only its
     own queue (and send to that queue's dead-letter queue), read and write only its own
-    items of the shared table, and read the two secrets. No bucket: every tool runs in its
+    items of the shared table, and read the two secrets and its MCP servers' token secrets. No bucket: every tool runs in its
     Lambda function, so the runtime never reads the documents in ECS.
     The execution role (image pull, log delivery) is a separate role made by CDK.
     """
@@ -240,6 +240,9 @@ class AgentService(Construct):
         grant_own_items(table, role, agent=self.agent.name)
         for secret in (secrets.llm_api_key, secrets.api_keys):
             grant_secret_value(secret, role)
+        for server in self.agent.mcp_servers:  # an MCP server's token: exactly the secret its declaration names
+            if server.secret:
+                grant_secret_value(import_secret(self, f"McpSecret-{server.name}", server.secret)[0], role)
 
     def _scale(self, size: AgentSize, settings: PlatformSettings, cluster: ecs.ICluster,
                 queue: AgentQueue) -> ecs.ScalableTaskCount:

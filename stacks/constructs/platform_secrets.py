@@ -11,8 +11,9 @@ from stacks.nag import Waiver, suppress
 LLM_KEY_PLACEHOLDER = "PUT-YOUR-LLM-API-KEY-HERE"
 
 
-def _import(scope: Construct, construct_id: str, name_or_arn: str) -> tuple[secretsmanager.ISecret, str]:
-    """A secret kept from an earlier deployment, and the id the runtime passes as SecretId."""
+def import_secret(scope: Construct, construct_id: str, name_or_arn: str) -> tuple[secretsmanager.ISecret, str]:
+    """A secret made outside this stack (kept from an earlier deployment, or an MCP server's token), by its
+    name or complete ARN, and the id the runtime passes as SecretId."""
     if name_or_arn.startswith("arn:"):
         return secretsmanager.Secret.from_secret_complete_arn(scope, construct_id, name_or_arn), name_or_arn
     return secretsmanager.Secret.from_secret_name_v2(scope, construct_id, name_or_arn), name_or_arn
@@ -33,7 +34,7 @@ class PlatformSecrets(Construct):
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         if existing_llm_api_key:
-            self.llm_api_key, self.llm_api_key_id = _import(self, "LlmApiKey", existing_llm_api_key)
+            self.llm_api_key, self.llm_api_key_id = import_secret(self, "LlmApiKey", existing_llm_api_key)
         else:
             self.llm_api_key = self._waived(secretsmanager.Secret(
                 self,
@@ -44,7 +45,7 @@ class PlatformSecrets(Construct):
             ))
             self.llm_api_key_id = self.llm_api_key.secret_arn
         if existing_api_keys:
-            self.api_keys, self.api_keys_id = _import(self, "ApiKeys", existing_api_keys)
+            self.api_keys, self.api_keys_id = import_secret(self, "ApiKeys", existing_api_keys)
         else:
             self.api_keys = self._waived(secretsmanager.Secret(
                 self,

@@ -24,6 +24,10 @@ async def list_agents(services: Services) -> AgentsView:
             spec = AGENTS[name]
             specs = [get_tool(tool) for tool in spec.tools]
         tools = [ToolView(name=s.name, description=s.description, sensitive=s.sensitive) for s in specs]
+        if name not in served:  # its MCP tools as declared (their descriptions are known where it runs)
+            tools += [ToolView(name=tool, description=f"a tool of MCP server {server.name!r}",
+                               sensitive=tool in server.sensitive)
+                      for server in spec.mcp_servers for tool in server.tools]
         out.append(AgentView(name=name, description=spec.description, tools=tools,
                              limits=spec.limits.model_dump()))
     return AgentsView(agents=out)

@@ -10,6 +10,7 @@ from agent_runtime.agents import AgentSpec
 from agent_runtime.events import Usage
 from agent_runtime.models.base import Message, ModelReply
 from agent_runtime.models.offline.analysis import analysis
+from agent_runtime.models.offline.consult import with_consulted
 from agent_runtime.models.offline.content import content
 from agent_runtime.models.offline.parsing import message_text, read_state
 from agent_runtime.models.offline.plan import Plan
@@ -45,7 +46,7 @@ class OfflineModel:
         """The next step of the playbook for this conversation."""
         names = {t.get("function", {}).get("name") for t in tools or []}
         plan = Plan(read_state(messages), {n for n in names if n}, self.agent)
-        reply = self._playbook(plan)
+        reply = with_consulted(plan, tools or [], self.agent, self._playbook(plan))
         reply.usage = _usage(messages, tools, reply)
         reply.cost_usd = 0.0
         return reply
