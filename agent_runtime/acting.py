@@ -64,6 +64,7 @@ class ToolActing:
     before_tool: BeforeTool | None
     # Calls the log shows started and not finished: call id -> (tool, when this attempt took them on).
     open_calls: dict[str, tuple[str, float]]
+    trace: Any  # the run's spans (`agent_runtime.tracing`)
 
     def _event(self, cls: type[Any], **fields: Any) -> None:
         raise NotImplementedError
@@ -110,7 +111,9 @@ class ToolActing:
     async def _call(self, call: ToolCall, args_obj: dict[str, Any] | str, t0: float, *, resumed: bool = False) -> None:
         step = self.cp.step
         await self._gate()
-        ok, observation, error = await self._observe(call, args_obj, resumed=resumed)
+        with self.trace.tool(call) as span:
+            ok, observation, error, error_type = await self._observe(call, args_obj, resumed=resumed)
+            span.result(ok, error, error_type, observation)
         self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
         self.open_calls.pop(call.id, None)
         self._event(
@@ -124,20 +127,21 @@ class ToolActing:
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(self.tools) or "none"
-            return failure(f"unknown tool {call.name!r}; available tools: {known}")
+            return failure(f"unknown tool {call.name!r}; available tools: {known}", "unknown_tool")
         if not isinstance(args_obj, dict):
             return failure(
-                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}"
+                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}",
+                "invalid_arguments",
             )
         try:
             args = tool.spec.input_model.model_validate(args_obj)
         except ValidationError as exc:
-            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}")
+            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}", "invalid_arguments")
         if tool.spec.sensitive:
             decision = await self._approval(call, args)
             if not decision.approved:
                 why = decision.reason or "no reason given"
-                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
+                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}", "rejected")
             await self._gate(reread=True)  # the wait may have been long: a cancel accepted meanwhile stops the call
         if resumed:  # the tool runs again: one tool.started, marked as a retry
             self._event(ToolCallStarted, step=self.cp.step, call_id=call.id, tool=call.name, arguments=args_obj,
@@ -161,7 +165,9 @@ class ToolActing:
             await self._checkpoint()
         # else a resumed task: the log already holds this call's approval.requested (not announced twice)
         request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
-        decision = await self.approver(request)  # decided by the deadline (see `Agent.approver`)
+        with self.trace.approval(call) as span:
+            decision = await self.approver(request)  # decided by the deadline (see `Agent.approver`)
+            span.decision(decision)
         cp.pending_approvals.pop(call.id, None)
         self._event(ApprovalResolved, step=cp.step, call_id=call.id, tool=call.name, approved=decision.approved,
                     reason=decision.reason, decided_by=decision.decided_by)

@@ -163,6 +163,7 @@ def checkpoint_header(cp: Checkpoint) -> dict[str, Any]:
     return {
         "step": cp.step, "usage": cp.usage.model_dump(), "cost_usd": cp.cost_usd, "seq": cp.seq,
         "pinned": cp.pinned, "pending_approvals": dict(cp.pending_approvals), "count": len(cp.messages),
+        **({"attempt_span": cp.attempt_span} if cp.attempt_span else {}),
     }
 
 
