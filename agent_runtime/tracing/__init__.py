@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agent_runtime.tracing.noop import NOOP, NoopTrace
+from lambda_tools.tracing import configured  # one reading of the variables, shared with the tools' handlers
 
 if TYPE_CHECKING:
     from agent_runtime.tracing.spans import TaskTrace
 
 __all__ = ["NOOP", "NoopTrace", "capture_content", "carrier", "configured", "continued", "enabled", "install",
-           "setup", "task_trace", "uninstall"]
+           "server_span", "setup", "shutdown", "span", "task_trace", "uninstall", "xray_header"]
 
 # The GenAI instrumentations' switch for recording prompts and completions (off by default).
 CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -30,17 +31,6 @@ CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _tracer: Any = None  # an opentelemetry Tracer while tracing is on
 _provider: Any = None
 _capture = False
-
-
-def configured(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the environment asks for traces: an exporter named (other than `none`) or an OTLP endpoint set."""
-    environ = os.environ if environ is None else environ
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    exporters = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-    if exporters:
-        return exporters != "none"
-    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
 def capture_content(environ: Mapping[str, str] | None = None) -> bool:
@@ -76,6 +66,13 @@ def uninstall() -> Any:
     return provider
 
 
+def shutdown() -> None:
+    """Stop tracing and export what is still buffered (at the end of a process or a CLI run)."""
+    provider = uninstall()
+    if provider is not None:
+        provider.shutdown()
+
+
 def enabled() -> bool:
     return _tracer is not None
 
@@ -96,6 +93,17 @@ def carrier() -> dict[str, str] | None:
     from agent_runtime.tracing.spans import inject
 
     return inject() or None
+
+
+def xray_header(carrier: Mapping[str, str] | None) -> str | None:
+    """The `X-Amzn-Trace-Id` of a W3C context: a Lambda function with X-Ray active tracing records its
+    invocation in the same trace (X-Ray's `1-xxxxxxxx-yyyy...` root is the W3C trace id, split)."""
+    parts = (carrier or {}).get("traceparent", "").split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    trace_id, span_id, flags = parts[1], parts[2], parts[3]
+    sampled = int(flags, 16) & 1 if all(c in "0123456789abcdef" for c in flags) else 0
+    return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
 
 
 @contextmanager

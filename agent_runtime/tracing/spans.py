@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from agent_runtime.events import STATE_OF_TERMINAL_EVENT, is_terminal
@@ -82,7 +84,7 @@ class _Span:
                  current: bool = False) -> None:
         self.tracer, self.name, self.attributes, self.kind, self.current = tracer, name, attributes, kind, current
         self.span: trace.Span = trace.INVALID_SPAN
-        self.token: object = None
+        self.token: Token[Context] | None = None
 
     def __enter__(self) -> _Span:
         self.span = self.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
@@ -151,7 +153,7 @@ class TaskTrace:
     def __init__(self, tracer: trace.Tracer, *, capture: bool) -> None:
         self.tracer, self.capture = tracer, capture
         self.root: trace.Span | None = None
-        self.token: object = None
+        self.token: Token[Context] | None = None
         self.provider_name = "offline"
 
     def start(self, run: Any) -> None:
