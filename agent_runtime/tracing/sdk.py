@@ -4,7 +4,8 @@
 endpoint is set); the OTLP exporter is OTLP/HTTP with protobuf, sending to `OTEL_EXPORTER_OTLP_ENDPOINT`
 (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) from a batch processor. Sampling (`OTEL_TRACES_SAMPLER`,
 `OTEL_TRACES_SAMPLER_ARG`), the resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`) and the batch
-processor (`OTEL_BSP_*`) are read by the SDK itself.
+processor (`OTEL_BSP_*`) are read by the SDK itself. An endpoint of X-Ray's (`https://xray.<region>.
+amazonaws.com`) gets its requests signed with the process's AWS credentials (`agent_runtime.tracing.sigv4`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ def processors_from_env(environ: Mapping[str, str] | None = None) -> list[SpanPr
                                      "(send gRPC through a collector)")
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+        from agent_runtime.tracing.sigv4 import signed_session, xray_region
+
+        region = xray_region(environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                             or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        session = signed_session(region) if region else None
+        processors.append(BatchSpanProcessor(OTLPSpanExporter(session=session)))
     if "console" in names:
         processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
     return processors
