@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["NOOP", "NoopTrace", "capture_content", "carrier", "configured", "continued", "enabled", "install",
            "server_span", "setup", "shutdown", "span", "task_trace", "uninstall", "xray_header"]
 
+EXPORTERS = ("otlp", "console", "none")  # the values of OTEL_TRACES_EXPORTER this runtime can act on
 # The GenAI instrumentations' switch for recording prompts and completions (off by default).
 CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -36,7 +37,7 @@ _capture = False
 def capture_content(environ: Mapping[str, str] | None = None) -> bool:
     """Whether prompts and completions go into spans (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`)."""
     environ = os.environ if environ is None else environ
-    return environ.get(CAPTURE_CONTENT, "").strip().lower() in ("true", "1", "yes")
+    return environ.get(CAPTURE_CONTENT, "").strip().lower() in ("true", "1", "yes", "on")
 
 
 def setup(environ: Mapping[str, str] | None = None) -> bool:

@@ -24,9 +24,9 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent_runtime.errors import ConfigurationError
+from agent_runtime.tracing import EXPORTERS
 
 DEFAULT_SERVICE_NAME = "agent-platform"
-EXPORTERS = ("otlp", "console", "none")
 
 
 def _service_resource(environ: Mapping[str, str]) -> Resource:
