@@ -31,6 +31,8 @@ async def test_a_handed_back_task_resumes_in_the_same_trace_linked_to_its_first_
     assert [link.context.span_id for link in second.links] == [first.context.span_id]
     assert second.attributes["agent_platform.task.outcome"] == "succeeded"
     assert first.attributes.get("agent_platform.task.outcome") is None  # handed back: no terminal event
+    loads = spans.named("load_checkpoint")
+    assert len(loads) == 2 and all(f"{s.parent.span_id:016x}" == SUBMIT.split("-")[2] for s in loads)
     assert spans.named("save_checkpoint") and all(
         s.parent.span_id in {first.context.span_id, second.context.span_id} or s.parent.span_id in {
             t.context.span_id for t in spans.named("execute_tool")} for s in spans.named("save_checkpoint"))
