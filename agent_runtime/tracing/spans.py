@@ -67,9 +67,20 @@ def attached(carrier: Mapping[str, str]) -> Iterator[None]:
 @contextmanager
 def server_span(tracer: trace.Tracer, name: str, headers: Mapping[str, str],
                 attributes: Mapping[str, Any]) -> Iterator[str]:
+    """A refusal (an exception with a 4xx `status`) is the caller's fault, not the server's: its span is not
+    an error (the HTTP conventions); a 5xx or any other exception is."""
     parent = propagate.extract({k.lower(): v for k, v in headers.items() if k.lower() in ("traceparent", "tracestate")})
-    with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes) as span:
-        yield traceparent_of(span)
+    with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
+                                      record_exception=False, set_status_on_exception=False) as span:
+        try:
+            yield traceparent_of(span)
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            status = status if isinstance(status, int) else 500
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                _failed(span, str(status) if hasattr(exc, "status") else type(exc).__qualname__, str(exc))
+            raise
 
 
 def _failed(span: trace.Span, error_type: str, description: str | None = None) -> None:
@@ -218,8 +229,8 @@ class TaskTrace:
         return _Span(self.tracer, operation, {"db.operation.name": operation}, kind=SpanKind.CLIENT)
 
     def close(self) -> None:
-        if self.root is not None:  # no terminal event: the consumer went away, or the worker is stopping
-            _failed(self.root, "interrupted", "the run ended without a terminal event")
+        if self.root is not None:  # no terminal event: handed back (the worker stops), or the consumer went away
+            self.root.set_attribute("agent_platform.task.outcome", "interrupted")  # a later attempt links to it
             self.root.end()
             self.root = None
         if self.token is not None:

@@ -122,3 +122,19 @@ def test_the_invoke_request_carries_the_xray_header_inside_a_span(spans: Spans) 
         _trace_header(request)
     trace_id = f"{spans.one('execute_tool').context.trace_id:032x}"
     assert request.headers["X-Amzn-Trace-Id"].startswith(f"Root=1-{trace_id[:8]}-{trace_id[8:]};")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"refused with {status}")
+        self.status = status
+
+
+@pytest.mark.parametrize(("status", "error"), [(409, False), (503, True)])
+def test_a_refused_request_is_an_error_only_when_the_server_failed(spans: Spans, status: int, error: bool) -> None:
+    with pytest.raises(_Refused), tracing.server_span("POST /x", {"traceparent": TRACEPARENT}):
+        raise _Refused(status)
+    span = spans.one("POST /x")
+    assert span.attributes["http.response.status_code"] == status
+    assert (span.status.status_code.name == "ERROR") is error
+    assert f"{span.context.trace_id:032x}" == TRACEPARENT.split("-")[1]  # the caller's trace, continued

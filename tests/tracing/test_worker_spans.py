@@ -30,7 +30,7 @@ async def test_a_handed_back_task_resumes_in_the_same_trace_linked_to_its_first_
     assert first.attributes["agent_platform.resumed"] is False and second.attributes["agent_platform.resumed"] is True
     assert [link.context.span_id for link in second.links] == [first.context.span_id]
     assert second.attributes["agent_platform.task.outcome"] == "succeeded"
-    assert first.attributes.get("agent_platform.task.outcome") is None  # handed back: no terminal event
+    assert first.attributes["agent_platform.task.outcome"] == "interrupted"  # handed back: no terminal event
     loads = spans.named("load_checkpoint")
     assert len(loads) == 2 and all(f"{s.parent.span_id:016x}" == SUBMIT.split("-")[2] for s in loads)
     assert spans.named("save_checkpoint") and all(
