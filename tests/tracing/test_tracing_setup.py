@@ -138,3 +138,24 @@ def test_a_refused_request_is_an_error_only_when_the_server_failed(spans: Spans,
     assert span.attributes["http.response.status_code"] == status
     assert (span.status.status_code.name == "ERROR") is error
     assert f"{span.context.trace_id:032x}" == TRACEPARENT.split("-")[1]  # the caller's trace, continued
+
+
+async def test_the_sampler_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agent_runtime.tracing.sdk import provider_from_env
+    from tests.test_loop import calls, final, make_agent
+
+    counts = {}
+    for sampler in ("always_on", "always_off"):
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+        memory = InMemorySpanExporter()
+        tracing.install(provider_from_env({"OTEL_TRACES_EXPORTER": "none"}, [SimpleSpanProcessor(memory)]))
+        try:
+            agent, _ = make_agent([calls(("echo", {"text": "x"})), final()])
+            assert (await agent.run("x")).status == "succeeded"
+        finally:
+            tracing.shutdown()
+        counts[sampler] = len(memory.get_finished_spans())
+    assert counts == {"always_on": 4, "always_off": 0}  # invoke_agent, chat, execute_tool, chat
