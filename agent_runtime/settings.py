@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
         description="where OTLP/HTTP spans go (a collector, or X-Ray: https://xray.REGION.amazonaws.com, signed)")
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        description="only OTLP over HTTP with protobuf is installed (send gRPC through a collector)")
     otel_service_name: str | None = Field(None, validation_alias=env.OTEL_SERVICE_NAME,
                                           description="the service the spans come from (default agent-platform)")
     trace_content: bool = Field(False, validation_alias=env.OTEL_CAPTURE_CONTENT,

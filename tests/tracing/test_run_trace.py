@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agent_runtime import tracing
@@ -63,3 +64,10 @@ def test_nested_spans_are_drawn_under_their_parent() -> None:
 
     lines = render([Span("root", 1, None, 0), Span("tool", 2, 1, 1), Span("wait", 3, 2, 2), Span("chat", 4, 1, 3)])
     assert lines == ["root  2.0 ms", "├─ tool  2.0 ms", "│  └─ wait  2.0 ms", "└─ chat  2.0 ms"]
+
+
+def test_an_unusable_tracing_setting_is_one_error_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    result = runner.invoke(app, ["run", "research", "hello"])
+    assert result.exit_code == 2
+    assert "bad settings: OTEL_EXPORTER_OTLP_PROTOCOL: Input should be 'http/protobuf'" in result.stderr
