@@ -57,10 +57,18 @@ def processors_from_env(environ: Mapping[str, str] | None = None) -> list[SpanPr
 
         from agent_runtime.tracing.sigv4 import signed_session, xray_region
 
-        region = xray_region(environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                             or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-        session = signed_session(region) if region else None
-        processors.append(BatchSpanProcessor(OTLPSpanExporter(session=session)))
+        traces_url = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        base_url = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        region = xray_region(traces_url or base_url)
+        if region is None:
+            exporter = OTLPSpanExporter()
+        else:  # signed; sent where every AWS call of the process goes when an endpoint overrides AWS's (moto)
+            override = environ.get("AWS_ENDPOINT_URL_XRAY") or environ.get("AWS_ENDPOINT_URL")
+            url = override or traces_url or base_url or ""
+            if override or not traces_url:
+                url = f"{url.rstrip('/')}/v1/traces"
+            exporter = OTLPSpanExporter(endpoint=url, session=signed_session(region))
+        processors.append(BatchSpanProcessor(exporter))
     if "console" in names:
         processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
     return processors

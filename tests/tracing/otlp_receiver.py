@@ -34,6 +34,7 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.authorizations: list[str] = []  # the Authorization header of each export
         self.lock = threading.Lock()
         receiver = self
 
@@ -48,6 +49,7 @@ class OtlpReceiver:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                receiver.authorizations.append(self.headers.get("Authorization", ""))
                 receiver.add(ExportTraceServiceRequest.FromString(body))
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -159,3 +159,29 @@ async def test_the_sampler_comes_from_the_environment(monkeypatch: pytest.Monkey
             tracing.shutdown()
         counts[sampler] = len(memory.get_finished_spans())
     assert counts == {"always_on": 4, "always_off": 0}  # invoke_agent, chat, execute_tool, chat
+
+
+async def test_the_stacks_xray_settings_export_signed_spans_where_aws_calls_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment `traces=true` gives a service (X-Ray's endpoint), with AWS_ENDPOINT_URL pointing the
+    process's AWS calls elsewhere (as the rehearsal and moto do): the spans go there, signed for xray."""
+    from agent_runtime.tracing.sdk import provider_from_env
+    from tests.test_loop import calls, final, make_agent
+    from tests.tracing.otlp_receiver import OtlpReceiver
+
+    with OtlpReceiver() as receiver:
+        for name, value in {"AWS_ENDPOINT_URL": receiver.url, "AWS_ACCESS_KEY_ID": "AKIDTASKROLE",
+                            "AWS_SECRET_ACCESS_KEY": "secret", "OTEL_SERVICE_NAME": "AgentPlatform-research",
+                            "OTEL_TRACES_EXPORTER": "otlp",
+                            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://xray.us-east-1.amazonaws.com/v1/traces",
+                            }.items():
+            monkeypatch.setenv(name, value)
+        tracing.install(provider_from_env())
+        try:
+            agent, _ = make_agent([calls(("echo", {"text": "x"})), final()])
+            await agent.run("x")
+        finally:
+            tracing.shutdown()
+    assert {s.name for s in receiver.spans} >= {"invoke_agent test", "execute_tool echo"}
+    assert {s.service for s in receiver.spans} == {"AgentPlatform-research"}
+    assert receiver.authorizations and all("Credential=AKIDTASKROLE/" in a and "/us-east-1/xray/aws4_request" in a
+                                           for a in receiver.authorizations)
