@@ -168,10 +168,11 @@ class OpenAIModel:
                     usage = _usage(streamed.usage)
                     reply = _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
                                           streamed.finish_reason)
+                    reply.retries = _retries(response)
                 else:
                     await read_body(response, self.endpoint)  # an endpoint that answered with one JSON body
                     reply = self._reply(response)
-                reply.retries += attempt
+                reply.retries += attempt  # and the calls whose stream broke off
                 return reply
             except StreamBrokenError:
                 if attempt >= self.max_retries:
