@@ -67,8 +67,9 @@ def attached(carrier: Mapping[str, str]) -> Iterator[None]:
 @contextmanager
 def server_span(tracer: trace.Tracer, name: str, headers: Mapping[str, str],
                 attributes: Mapping[str, Any]) -> Iterator[str]:
-    """A refusal (an exception with a 4xx `status`) is the caller's fault, not the server's: its span is not
-    an error (the HTTP conventions); a 5xx or any other exception is."""
+    """A SERVER span for a request, the child of the caller's `traceparent` if it sent one; yields the span's
+    own traceparent. A refusal (an exception with a 4xx `status`) is the caller's fault, not the server's: its
+    span is not an error (the HTTP conventions); a 5xx or any other exception is."""
     parent = propagate.extract({k.lower(): v for k, v in headers.items() if k.lower() in ("traceparent", "tracestate")})
     with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
                                       record_exception=False, set_status_on_exception=False) as span:
