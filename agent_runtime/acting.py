@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,7 +37,11 @@ from agent_runtime.limits import Limits
 from agent_runtime.models.base import ToolCall
 from agent_runtime.tool_calls import Observation, failure, invoke, parse_arguments
 from agent_runtime.tools.base import Tool
+from agent_runtime.tracing import NoopTrace
 from lambda_tools.schema import describe_validation_error
+
+if TYPE_CHECKING:
+    from agent_runtime.tracing.spans import TaskTrace  # imports OpenTelemetry: only while tracing is on
 
 # Events carry at most this much of a tool result (the model sees more: `tool_calls.MAX_OBSERVATION_CHARS`).
 MAX_EVENT_RESULT_CHARS = 2_000
@@ -64,7 +68,7 @@ class ToolActing:
     before_tool: BeforeTool | None
     # Calls the log shows started and not finished: call id -> (tool, when this attempt took them on).
     open_calls: dict[str, tuple[str, float]]
-    trace: Any  # the run's spans (`agent_runtime.tracing`)
+    trace: NoopTrace | TaskTrace  # the run's spans (`agent_runtime.tracing`)
 
     def _event(self, cls: type[Any], **fields: Any) -> None:
         raise NotImplementedError

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
-from typing import Any
+from typing import Any, Self
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -98,7 +98,7 @@ class _Span:
         self.span: trace.Span = trace.INVALID_SPAN
         self.token: Token[Context] | None = None
 
-    def __enter__(self) -> _Span:
+    def __enter__(self) -> Self:
         self.span = self.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
         if self.current:
             self.token = otel_context.attach(trace.set_span_in_context(self.span))
