@@ -87,7 +87,8 @@ WRITE_GRACE_S = 10
 
 def _trace_header(request: Any, **_: Any) -> None:
     """botocore hook (before-sign of Invoke, in the calling thread, which sees the caller's context)."""
-    header = tracing.xray_header(tracing.carrier())
+    carrier = tracing.carrier()  # None while tracing is off
+    header = tracing.xray_header(carrier) if carrier else None
     if header:
         request.headers["X-Amzn-Trace-Id"] = header
 
