@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -37,7 +37,11 @@ from agent_runtime.limits import Limits
 from agent_runtime.models.base import ToolCall
 from agent_runtime.tool_calls import Observation, failure, invoke, parse_arguments
 from agent_runtime.tools.base import Tool
+from agent_runtime.tracing import NoopTrace
 from lambda_tools.schema import describe_validation_error
+
+if TYPE_CHECKING:
+    from agent_runtime.tracing.spans import TaskTrace  # imports OpenTelemetry: only while tracing is on
 
 # Events carry at most this much of a tool result (the model sees more: `tool_calls.MAX_OBSERVATION_CHARS`).
 MAX_EVENT_RESULT_CHARS = 2_000
@@ -64,6 +68,7 @@ class ToolActing:
     before_tool: BeforeTool | None
     # Calls the log shows started and not finished: call id -> (tool, when this attempt took them on).
     open_calls: dict[str, tuple[str, float]]
+    trace: NoopTrace | TaskTrace  # the run's spans (`agent_runtime.tracing`)
 
     def _event(self, cls: type[Any], **fields: Any) -> None:
         raise NotImplementedError
@@ -110,7 +115,9 @@ class ToolActing:
     async def _call(self, call: ToolCall, args_obj: dict[str, Any] | str, t0: float, *, resumed: bool = False) -> None:
         step = self.cp.step
         await self._gate()
-        ok, observation, error = await self._observe(call, args_obj, resumed=resumed)
+        with self.trace.tool(call) as span:
+            ok, observation, error, error_type = await self._observe(call, args_obj, resumed=resumed)
+            span.result(ok, error, error_type, observation)
         self.cp.messages.append({"role": "tool", "tool_call_id": call.id, "content": observation})
         self.open_calls.pop(call.id, None)
         self._event(
@@ -124,20 +131,21 @@ class ToolActing:
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(self.tools) or "none"
-            return failure(f"unknown tool {call.name!r}; available tools: {known}")
+            return failure(f"unknown tool {call.name!r}; available tools: {known}", "unknown_tool")
         if not isinstance(args_obj, dict):
             return failure(
-                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}"
+                f"arguments for {call.name} must be a JSON object matching its schema; got {call.arguments[:200]!r}",
+                "invalid_arguments",
             )
         try:
             args = tool.spec.input_model.model_validate(args_obj)
         except ValidationError as exc:
-            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}")
+            return failure(f"invalid arguments for {call.name}: {describe_validation_error(exc)}", "invalid_arguments")
         if tool.spec.sensitive:
             decision = await self._approval(call, args)
             if not decision.approved:
                 why = decision.reason or "no reason given"
-                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}")
+                return failure(f"the call to {call.name} was rejected ({decision.decided_by}): {why}", "rejected")
             await self._gate(reread=True)  # the wait may have been long: a cancel accepted meanwhile stops the call
         if resumed:  # the tool runs again: one tool.started, marked as a retry
             self._event(ToolCallStarted, step=self.cp.step, call_id=call.id, tool=call.name, arguments=args_obj,
@@ -161,7 +169,9 @@ class ToolActing:
             await self._checkpoint()
         # else a resumed task: the log already holds this call's approval.requested (not announced twice)
         request = ApprovalRequest(self.task_id, call.id, call.name, arguments, deadline, cp.step)
-        decision = await self.approver(request)  # decided by the deadline (see `Agent.approver`)
+        with self.trace.approval(call) as span:
+            decision = await self.approver(request)  # decided by the deadline (see `Agent.approver`)
+            span.decision(decision)
         cp.pending_approvals.pop(call.id, None)
         self._event(ApprovalResolved, step=cp.step, call_id=call.id, tool=call.name, approved=decision.approved,
                     reason=decision.reason, decided_by=decision.decided_by)

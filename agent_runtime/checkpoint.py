@@ -84,10 +84,12 @@ class Checkpoint:
     seq: int = 0
     pinned: int = 1  # index of the task's user message in `messages`
     pending_approvals: dict[str, float] = field(default_factory=dict)  # call id -> deadline
+    # The traceparent of the attempt that saved it (with tracing on): the next attempt's span links to it.
+    attempt_span: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The checkpoint as plain JSON-ready data."""
-        return {
+        data = {
             "step": self.step,
             "messages": self.messages,
             "usage": self.usage.model_dump(),
@@ -96,6 +98,9 @@ class Checkpoint:
             "pinned": self.pinned,
             "pending_approvals": self.pending_approvals,
         }
+        if self.attempt_span:
+            data["attempt_span"] = self.attempt_span
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
@@ -108,6 +113,7 @@ class Checkpoint:
             seq=int(data.get("seq", 0)),
             pinned=int(data.get("pinned", 1)),
             pending_approvals={k: float(v) for k, v in (data.get("pending_approvals") or {}).items()},
+            attempt_span=data.get("attempt_span") if isinstance(data.get("attempt_span"), str) else None,
         )
 
 

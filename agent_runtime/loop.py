@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from agent_runtime import tracing
 from agent_runtime.acting import BeforeTool, ToolActing
 from agent_runtime.agents import AgentSpec
 from agent_runtime.approvals import deny_all, until_deadline
@@ -193,6 +194,7 @@ class _Run(ToolActing):
         self.started = time.monotonic()
         self.last_thought = ""
         self.on_delta: DeltaSink | None = None
+        self.trace = tracing.task_trace()  # spans of the run; a no-op unless tracing is configured
 
     # -- events -------------------------------------------------------------
 
@@ -207,7 +209,8 @@ class _Run(ToolActing):
     async def _checkpoint(self) -> None:
         if self.on_checkpoint is not None:
             self.cp.seq = self.seq
-            flag = await self.on_checkpoint(self.cp)
+            with self.trace.store("save_checkpoint"):
+                flag = await self.on_checkpoint(self.cp)
             # The write's cancel flag is the cancel check of the calls that start right after it.
             if flag and self.cancel_event is not None:
                 self.cancel_event.set()
@@ -225,9 +228,10 @@ class _Run(ToolActing):
 
     async def execute(self, emit: Callable[[Any], None], cancel: asyncio.Event | None) -> None:
         """Run the task to a terminal event; `cancel` being set cancels it, in-flight tools included."""
-        self.emit = emit
+        self.emit = self.trace.watch(emit)
         watcher: asyncio.Future[Any] | None = None
         try:
+            self.trace.start(self)
             if cancel is not None:
                 self.cancel_event = cancel
                 watcher = self._watch(cancel)
@@ -263,6 +267,7 @@ class _Run(ToolActing):
         finally:
             if watcher is not None:
                 watcher.cancel()
+            self.trace.close()
 
     def _watch(self, cancel: asyncio.Event) -> asyncio.Future[Any]:
         body = asyncio.current_task()
@@ -306,11 +311,14 @@ class _Run(ToolActing):
             cp.step += 1
             self.cancel_checked = False  # the model call takes a while: the flag is checked again after it
             t0 = time.monotonic()
-            if self.on_delta is None:
-                reply = await agent.model.complete(window.view(), agent.tool_schemas)
-            else:
-                model: StreamingModel = agent.model  # type: ignore[assignment]  # Agent.streams says so
-                reply = await model.complete(window.view(), agent.tool_schemas, on_text=self._text_sink(cp.step))
+            messages = window.view()
+            with self.trace.chat(agent.model, cp.step, messages) as span:
+                if self.on_delta is None:
+                    reply = await agent.model.complete(messages, agent.tool_schemas)
+                else:
+                    model: StreamingModel = agent.model  # type: ignore[assignment]  # Agent.streams says so
+                    reply = await model.complete(messages, agent.tool_schemas, on_text=self._text_sink(cp.step))
+                span.reply(reply)
             cp.usage = cp.usage + reply.usage
             cp.cost_usd += reply.cost_usd
             self.last_thought = reply.text or self.last_thought

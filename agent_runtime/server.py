@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from agent_runtime import tracing
 from agent_runtime.agents import AGENTS, AgentSpec, get_agent
 from agent_runtime.api.app import Lifespan, create_app
 from agent_runtime.api.auth import CombinedKeys, FileKeys, KeySource, SecretsManagerKeys, StaticKeys
@@ -211,6 +212,8 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
 
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_logs=not sys.stderr.isatty())
+    if tracing.setup():  # as the OTEL_* variables say; off without them
+        log.info("tracing on (OpenTelemetry)")
     platform = create_platform(settings)
     where = f"http://{host}:{port}"
     log.info("serving %s on %s (store %s, queue %s)", ", ".join(platform.runtimes), where, settings.store,
@@ -220,8 +223,11 @@ def serve(settings: Settings | None = None, *, host: str = "127.0.0.1", port: in
         log.info("API key in %s (clients on this machine read it from there)", platform.key_file)
     # log_config=None: uvicorn keeps the handlers configure_logging gave its loggers (JSON in containers)
     # instead of installing its own text ones.
-    uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None,
-                timeout_graceful_shutdown=10, **proxy_options(settings))
+    try:
+        uvicorn.run(platform.app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None,
+                    timeout_graceful_shutdown=10, **proxy_options(settings))
+    finally:
+        tracing.shutdown()  # export the spans still buffered
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from agent_runtime import envnames as env
 from agent_runtime.limits import ApprovalTimeoutPolicy
 from agent_runtime.store.base import SessionBusyPolicy
+from agent_runtime.tracing import EXPORTERS
 
 # Queue defaults, written once: the CDK stacks deploy the same values (stacks.settings) and pass what
 # they deploy back in through the environment, so the queue and its workers cannot disagree.
@@ -129,6 +130,30 @@ class Settings(BaseSettings):
                 return json.loads(value) if value.strip() else {}
             except ValueError as exc:
                 raise ValueError(f"not valid JSON ({exc})") from None
+        return value
+
+    # OpenTelemetry's own variables, read by `agent_runtime.tracing` and the SDK (docs/traces.md); listed here
+    # so they are documented and checked with the rest. Tracing is off unless an exporter or endpoint is set.
+    otel_traces_exporter: str | None = Field(
+        None, validation_alias=env.OTEL_TRACES_EXPORTER,
+        description="span exporters: otlp, console (comma separated) or none; otlp when only an endpoint is set")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+        description="where OTLP/HTTP spans go (a collector, or X-Ray: https://xray.REGION.amazonaws.com, signed)")
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
+        None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        description="only OTLP over HTTP with protobuf is installed (send gRPC through a collector)")
+    otel_service_name: str | None = Field(None, validation_alias=env.OTEL_SERVICE_NAME,
+                                          description="the service the spans come from (default agent-platform)")
+    trace_content: bool = Field(False, validation_alias=env.OTEL_CAPTURE_CONTENT,
+                                description="record prompts, completions and tool arguments and results in spans")
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _check_exporters(cls, value: str | None) -> str | None:
+        unknown = sorted({n.strip().lower() for n in (value or "").split(",") if n.strip()} - set(EXPORTERS))
+        if unknown:
+            raise ValueError(f"unknown exporter(s) {', '.join(unknown)}; use {', '.join(EXPORTERS)}")
         return value
 
     @field_validator("trusted_proxies")

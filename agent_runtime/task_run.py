@@ -15,6 +15,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent_runtime import tracing
 from agent_runtime.agents import AgentSpec
 from agent_runtime.errors import ConflictError
 from agent_runtime.events import (
@@ -126,9 +127,10 @@ class TaskRun:
         """Run the task from its last checkpoint to a terminal event and settle the task with it."""
         w, task = self.worker, self.task
         store, owner = w.store, w.owner
-        checkpoint = await store.load_checkpoint(task.task_id)
-        start_seq = await store.last_seq(task.task_id)
-        turn_log = await w.approvals.turn_log(task.task_id, checkpoint)
+        with tracing.span("load_checkpoint", **{"db.operation.name": "load_checkpoint"}):  # what a resume reads
+            checkpoint = await store.load_checkpoint(task.task_id)
+            start_seq = await store.last_seq(task.task_id)
+            turn_log = await w.approvals.turn_log(task.task_id, checkpoint)
         persister = Persister(store, w.notifier, task.task_id, owner, seq=start_seq,
                               saved=len(checkpoint.messages) if checkpoint else 0)
         self.persister = persister

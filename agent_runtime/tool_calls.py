@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from agent_runtime.errors import ToolError
+from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.models.base import Message, ToolCall
 from agent_runtime.redact import redact
 from agent_runtime.tools.base import Tool
@@ -17,15 +17,20 @@ from agent_runtime.tools.base import Tool
 # The model sees at most this much of one tool result.
 MAX_OBSERVATION_CHARS = 12_000
 
-# (ok, the text the model reads, the error for the event or None)
-Observation = tuple[bool, str, str | None]
+class Observation(NamedTuple):
+    """What a call came to: ok, the text the model reads, the error for the event, and its kind for traces."""
+
+    ok: bool
+    text: str
+    error: str | None = None
+    error_type: str | None = None  # unknown_tool, invalid_arguments, rejected, timeout, tool_error...
 
 
-def failure(message: str) -> Observation:
+def failure(message: str, error_type: str = "tool_error") -> Observation:
     """A failed call: the model reads the message as the call's result. A tool's error may echo a
     credential (its own keys, a header): redacted before the model, the events or the store see it."""
     message = redact(message)
-    return False, f"ERROR: {message}", message
+    return Observation(False, f"ERROR: {message}", message, error_type)
 
 
 def parse_arguments(call: ToolCall) -> dict[str, Any] | str:
@@ -43,15 +48,16 @@ async def invoke(tool: Tool, args: BaseModel, call: ToolCall, *, limit_s: float,
         async with asyncio.timeout(limit_s):
             data = await tool.invoke(args, task_id=task_id, call_id=call.id)
     except TimeoutError:
-        return failure(f"{call.name} timed out after {limit_s:g} s")
+        return failure(f"{call.name} timed out after {limit_s:g} s", "timeout")
     except ToolError as exc:
-        return failure(f"{call.name} failed: {exc}")
+        return failure(f"{call.name} failed: {exc}", "invalid_arguments" if isinstance(exc, ToolInputError)
+                       else "timeout" if isinstance(exc, ToolTimeoutError) else "tool_error")
     except Exception as exc:  # a broken tool must not end the task
-        return failure(f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}")
+        return failure(f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}", type(exc).__qualname__)
     text = json.dumps(data, ensure_ascii=False, default=str)
     if len(text) > MAX_OBSERVATION_CHARS:
         text = text[:MAX_OBSERVATION_CHARS] + f"... [truncated, {len(text)} characters in all]"
-    return True, text, None
+    return Observation(True, text)
 
 
 def unanswered_calls(messages: list[Message]) -> list[ToolCall]:

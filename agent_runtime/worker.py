@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from agent_runtime import tracing
 from agent_runtime.approvals import DurableApprover
 from agent_runtime.errors import ConflictError, NotFoundError, SessionBusyError
 from agent_runtime.events import TaskFailed
@@ -246,7 +247,8 @@ class Worker:
             await self.queue.delete(msg)
             return
         run = TaskRun(self, task, runtime, limits, cancel)
-        driver = asyncio.create_task(run.drive())
+        with tracing.continued(task.trace_context):  # the run's spans join the trace of the submit request
+            driver = asyncio.create_task(run.drive())
         keeper = asyncio.create_task(self._keep_alive(run, msg, cancel))
         try:
             await asyncio.wait({driver, keeper}, return_when=asyncio.FIRST_COMPLETED)

@@ -7,7 +7,8 @@ with one instant tool call, then the answer). Each round runs every loop for
 each round, so that drifting background load (on a shared machine CPU time per
 unit of work varies from second to second) hits all loops alike. Each figure is
 the median over rounds of CPU ms (process time, all threads) and wall ms per
-model step; a loop's ratio to the floor is the ratio of the two medians.
+model step; a loop's ratio to the floor is the ratio of the two medians. `traced` is our loop
+with tracing on (`bench.traced`); its ratio to ours is the cost of tracing, ours being tracing off.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from typing import Any
 
 from bench.common import TASK, Clock, Sample, fake_server, median
 from bench.loops import LOOPS, Loop
+from bench.traced import TracedLoop
 
 STEPS = 20
 # Result key prefix per loop.
 KEYS = {"ours": "", "floor": "floor_", "sdk_create": "openai_sdk_", "sdk_post": "openai_post_",
-        "durable": "durable_", "deployed": "deployed_"}
-LOOP_NAMES = ("floor", "sdk_create", "sdk_post", "ours", "durable")
+        "durable": "durable_", "deployed": "deployed_", "traced": "traced_"}
+LOOP_NAMES = ("floor", "sdk_create", "sdk_post", "ours", "durable", "traced")
+ALL_LOOPS: dict[str, Any] = {**LOOPS, "traced": TracedLoop}
 
 
 async def measure(base_url: str, names: list[str], *, rounds: int, tasks_per_round: int,
                   steps: int = STEPS) -> dict[str, list[Sample]]:
     """Samples per loop name; every task must make exactly `steps` model steps."""
-    loops: dict[str, Loop] = {name: LOOPS[name](base_url) for name in names}
+    loops: dict[str, Loop] = {name: ALL_LOOPS[name](base_url) for name in names}
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     try:
         for loop in loops.values():  # warm up: connections, imports, caches
@@ -59,6 +62,8 @@ def summarise(samples: dict[str, list[Sample]]) -> dict[str, float]:
         out[f"{prefix}wall_ms_per_step"] = round(median([s.wall_ms_per_step for s in runs]), 3)
         if "floor" in cpu and name != "floor":
             out[f"{prefix}ratio_to_floor"] = round(cpu[name] / cpu["floor"], 3)
+    if "traced" in cpu and "ours" in cpu:
+        out["traced_ratio_to_ours"] = round(cpu["traced"] / cpu["ours"], 3)
     return out
 
 

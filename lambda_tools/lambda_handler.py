@@ -1,9 +1,10 @@
 """What every tool's Lambda handler does: validate the event, call the pure function, return `{ok, data, error}`.
 
 Event (the one shape `LambdaTool` sends):
-    {"arguments": {...tool input...}, "task_id": "t-123", "call_id": "call-1"}
+    {"arguments": {...tool input...}, "task_id": "t-123", "call_id": "call-1", "trace_context": {...}}
 `task_id` and `call_id` are optional strings (they form publish_report's idempotency key; the
-Lambda request id stands in for a missing call_id). Bad input returns `ok: false` with a message
+Lambda request id stands in for a missing call_id); `trace_context` (optional, W3C `traceparent` and
+`tracestate`) joins the invocation to the caller's trace (`lambda_tools.tracing`). Bad input returns `ok: false` with a message
 the model can act on; an unexpected crash is logged and returns `internal_error`, never a trace.
 """
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from lambda_tools import envnames as env
+from lambda_tools import tracing
 from lambda_tools.backends import DocumentSource, ReportSink, S3Documents, S3Reports
 from lambda_tools.catalog import get_tool
 from lambda_tools.common import ToolFailure, fail, ok
@@ -28,7 +30,7 @@ from lambda_tools.spec import ToolContext, ToolSpec
 # JSON logs; the stack sets POWERTOOLS_SERVICE_NAME to the tool's name and LOG_LEVEL (read by Powertools).
 logger = Logger(service=os.environ.get(env.POWERTOOLS_SERVICE_NAME) or "agent-platform-tools")
 
-_EVENT_KEYS = frozenset({"arguments", "task_id", "call_id"})
+_EVENT_KEYS = frozenset({"arguments", "task_id", "call_id", tracing.TRACE_KEY})
 _MAX_ID = 200
 
 # Created on first use and kept for the life of the execution environment (warm invocations reuse them).
@@ -83,6 +85,7 @@ def reset() -> None:
     _settings = None
     _clients.clear()
     _backends.clear()
+    tracing.reset()
 
 
 def _parse_event(event: Any) -> tuple[dict[str, Any], str, str | None] | dict[str, Any]:
@@ -90,7 +93,7 @@ def _parse_event(event: Any) -> tuple[dict[str, Any], str, str | None] | dict[st
         return fail("invalid_event", f"the event must be a JSON object, not {type(event).__name__}")
     unknown = sorted(set(event) - _EVENT_KEYS)
     if unknown:
-        return fail("invalid_event", f"unknown event keys {unknown}; expected {{arguments, task_id, call_id}}")
+        return fail("invalid_event", f"unknown event keys {unknown}; expected {{arguments, task_id, call_id, trace_context}}")
     arguments = event.get("arguments")
     if not isinstance(arguments, dict):
         return fail("invalid_event", "the event needs 'arguments': a JSON object with the tool's input")
@@ -142,7 +145,15 @@ def make_handler(tool_name: str) -> Callable[[Any, Any], dict[str, Any]]:
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: Any, context: Any) -> dict[str, Any]:
-        return handle(spec, event, getattr(context, "aws_request_id", ""))
+        request_id = getattr(context, "aws_request_id", "")
+        carrier = tracing.carrier_of(event)
+        if carrier is None:
+            return handle(spec, event, request_id)
+        logger.append_keys(**tracing.log_keys(carrier))
+        with tracing.invocation_span(spec.name, carrier, call_id=event.get("call_id"), request_id=request_id) as record:
+            result = handle(spec, event, request_id)
+            record(result)
+        return result
 
     handler.__doc__ = f"Lambda entry point of {tool_name}: {{arguments, task_id?, call_id?}} -> {{ok, data, error}}."
     return handler

@@ -39,6 +39,9 @@ LAYERS = {
     r":layer:AWSLambdaPowertoolsPythonV3-": ("aws_lambda_powertools", "pydantic", "pydantic_core",
                                               "annotated_types", "typing_extensions", "typing_inspection",
                                               "aws_xray_sdk", "wrapt", "fastjsonschema", "jmespath"),
+    # The ADOT Python layer (an opt-in for handler spans, docs/traces.md): the SDK and the OTLP exporters.
+    r":layer:aws-otel-python-": ("opentelemetry", "google", "requests", "charset_normalizer", "idna", "certifi",
+                                 "typing_extensions"),
 }
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations")
 MAX_WORKERS_PER_FUNCTION = 4
@@ -51,10 +54,16 @@ def package_dir(packages: tuple[str, ...], into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     for name in packages:
         spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
+        if spec is None:
             continue
-        origin = Path(spec.origin)
-        source = origin.parent if origin.name == "__init__.py" else origin
+        if spec.origin is None or spec.origin == "namespace":  # a namespace package (opentelemetry, google)
+            locations = list(spec.submodule_search_locations or ())
+            if not locations:
+                continue
+            source = Path(locations[0])
+        else:
+            origin = Path(spec.origin)
+            source = origin.parent if origin.name == "__init__.py" else origin
         target = into / source.name
         if not target.exists():
             target.symlink_to(source)

@@ -137,3 +137,19 @@ def grant_task_protection(cluster: ecs.ICluster, grantee: iam.IGrantable) -> Non
             "UpdateTaskProtection names a task, whose ARN exists only once it runs: the tasks of this one cluster.",
             applies_to=(f"Resource::{finding}",),
         ))
+
+
+# What X-Ray's OTLP endpoint checks: writing spans (PutSpans) and their indexing as trace summaries.
+TRACE_EXPORT_ACTIONS = ("xray:PutSpans", "xray:PutSpansForIndexing")
+
+
+def grant_trace_export(grantee: iam.IGrantable) -> None:
+    """Send spans to X-Ray's OTLP endpoint, as `agent_runtime.tracing.sigv4` signs them. X-Ray's write
+    actions name no resource, so the resource is `*`, waived for exactly that."""
+    iam.Grant.add_to_principal(grantee=grantee, actions=list(TRACE_EXPORT_ACTIONS), resource_arns=["*"])
+    if isinstance(grantee, Construct):
+        suppress(grantee, Waiver(
+            "AwsSolutions-IAM5",
+            "X-Ray's span writes (PutSpans, PutSpansForIndexing) support no resource-level permissions.",
+            applies_to=("Resource::*",),
+        ))

@@ -68,6 +68,7 @@ class ObservabilityStack(Stack):
             services={name: s.service for name, s in agents.services.items()},
             alb=agents.api.alb,
             alarms=list(alarms.alarms),
+            traces=settings.traces,
         ).dashboard
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
         CfnOutput(self, "DashboardName", value=settings.prefix)

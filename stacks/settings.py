@@ -130,6 +130,8 @@ class PlatformSettings:
     fargate_spot: bool = False
     backlog_per_task: int = 20
     approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
+    traces: bool = False  # the agents send OpenTelemetry traces to X-Ray's OTLP endpoint (docs/traces.md)
+    trace_sample_percent: int = 100  # of the tasks (traces begun by the platform) that are traced
 
     @property
     def https(self) -> bool:
@@ -304,7 +306,7 @@ _KNOWN_KEYS = frozenset({
     "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
     "alarm_topic_arn", "retain_data", "existing_table_name", "existing_documents_bucket", "existing_reports_bucket",
     "existing_llm_api_key_secret", "existing_api_keys_secret", "alb_idle_timeout_s", "fargate_spot", "backlog_per_task",
-    "approval_timeout_policy",
+    "approval_timeout_policy", "traces", "trace_sample_percent",
 })
 
 
@@ -381,6 +383,8 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
         backlog_per_task=r.integer("backlog_per_task", 20, 1, 10_000),
         approval_timeout_policy=cast(ApprovalTimeoutPolicy, r.choice(
             "approval_timeout_policy", "deny", APPROVAL_TIMEOUT_POLICIES, upper=False)),
+        traces=r.boolean("traces", False),
+        trace_sample_percent=r.integer("trace_sample_percent", 100, 0, 100),
     )
     r.problems += _cross_checks(settings)
     if not (settings.https or settings.allow_http or context.get("certificate_arn")):  # a bad ARN is reported

@@ -65,6 +65,8 @@ def run(
         "terminal (or with --json) 'ask' denies.")] = ApproveMode.ask,
     max_steps: Annotated[int | None, typer.Option(
         "--max-steps", help="Stop after this many model calls, 1-200 (default: the agent's).")] = None,
+    trace: Annotated[bool, typer.Option(
+        "--trace", help="After the answer, print the task's span tree (name, duration, key attributes).")] = False,
 ) -> None:
     """Run AGENT on TASK in this process, with live progress and the answer as Markdown."""
     try:
@@ -108,7 +110,10 @@ def run(
     terminal = TerminalApprover(Console()) if approve is ApproveMode.ask and interactive else None
     approver = terminal or policy_approver(approve, why="--json output" if json_output else "no terminal to ask in")
     runner = Agent(spec, llm, tools, memory=memory, approver=approver, limits=limits)
-    code = asyncio.run(_stream(runner, task, session, json_output=json_output, terminal=terminal))
+    from agent_runtime.tracing.tree import traced_run  # exports as the OTEL_* variables say; --trace prints
+
+    with traced_run(show=trace, print_line=lambda line: notes.print(escape(line), soft_wrap=True)):
+        code = asyncio.run(_stream(runner, task, session, json_output=json_output, terminal=terminal))
     raise typer.Exit(code)
 
 

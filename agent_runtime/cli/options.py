@@ -59,6 +59,14 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _variable(loc: str, prefix: str) -> str:
+    """The environment variable a settings error is about: pydantic reports a field read through an alias
+    (OPENAI_BASE_URL, OTEL_*) by the alias's name, any other by the field's name (prefixed)."""
+    from agent_runtime.settings import Settings
+
+    return f"{prefix}{loc.upper()}" if loc in Settings.model_fields else loc
+
+
 def settings_or_fail(**overrides: Any) -> Settings:
     """Settings from the environment and flags; invalid ones end the command with one line."""
     from pydantic import ValidationError
@@ -73,7 +81,7 @@ def settings_or_fail(**overrides: Any) -> Settings:
         for err in exc.errors():
             name, *path = [str(p) for p in err["loc"]] or ["settings"]
             where = f" ({'.'.join(path)})" if path else ""
-            problems.append(f"{PREFIX}{name.upper()}{where}: {err['msg']}")
+            problems.append(f"{_variable(name, PREFIX)}{where}: {err['msg']}")
         fail("bad settings: " + "; ".join(problems))
 
 

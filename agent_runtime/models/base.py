@@ -54,6 +54,8 @@ class ModelReply:
     format_error: str | None = None
     # The assistant message to append to the conversation, as the provider wants it back.
     message: Message | None = None
+    finish_reason: str | None = None  # as the provider said it (stop, tool_calls, length...), when it did
+    retries: int = 0  # requests made again before this reply (429/5xx, a broken stream): traces show them
 
     @property
     def is_final(self) -> bool:

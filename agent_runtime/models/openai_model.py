@@ -166,10 +166,14 @@ class OpenAIModel:
                 if _is_sse(response):
                     streamed = await read_stream(response, sink, self.endpoint)
                     usage = _usage(streamed.usage)
-                    return _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
-                                         streamed.finish_reason)
-                await read_body(response, self.endpoint)  # an endpoint that answered with one JSON body
-                return self._reply(response)
+                    reply = _native_reply(streamed.message, usage, self.prices.cost(self.name, usage),
+                                          streamed.finish_reason)
+                    reply.retries = _retries(response)
+                else:
+                    await read_body(response, self.endpoint)  # an endpoint that answered with one JSON body
+                    reply = self._reply(response)
+                reply.retries += attempt  # and the calls whose stream broke off
+                return reply
             except StreamBrokenError:
                 if attempt >= self.max_retries:
                     raise
@@ -217,8 +221,12 @@ class OpenAIModel:
         cost = self.prices.cost(self.name, usage)
         finish = data["choices"][0].get("finish_reason")
         if self._react is None or message.get("tool_calls"):
-            return _native_reply(message, usage, cost, finish)
-        return _react_reply(message_text(message.get("content")), usage, cost)
+            reply = _native_reply(message, usage, cost, finish)
+        else:
+            reply = _react_reply(message_text(message.get("content")), usage, cost)
+            reply.finish_reason = finish if isinstance(finish, str) else None
+        reply.retries = _retries(response)
+        return reply
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -230,6 +238,15 @@ class OpenAIModel:
 
 def _is_sse(response: httpx.Response) -> bool:
     return response.headers.get("content-type", "").startswith("text/event-stream")
+
+
+def _retries(response: httpx.Response) -> int:
+    """How many times the client sent the request again before this response (it numbers its attempts
+    in the `x-stainless-retry-count` header of each)."""
+    try:
+        return int(response.request.headers.get("x-stainless-retry-count") or 0)
+    except (RuntimeError, ValueError):  # a response built without its request
+        return 0
 
 
 def _usage(raw: Any) -> Usage:
@@ -259,16 +276,18 @@ def _native_reply(message: dict[str, Any], usage: Usage, cost: float, finish: An
         call_id = raw_id if isinstance(raw_id, str) and raw_id else new_call_id()
         calls.append(ToolCall(call_id, name, args))
         parts.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
+    finish_reason = finish if isinstance(finish, str) else None
     if not calls and not text.strip():
         return ModelReply(
-            usage=usage, cost_usd=cost, message={"role": "assistant", "content": ""},
+            usage=usage, cost_usd=cost, message={"role": "assistant", "content": ""}, finish_reason=finish_reason,
             format_error=f"the reply was empty (finish_reason={finish}); answer, or call a tool",
         )
     # Only what the API takes back: extra reply fields (refusal, annotations, reasoning_content...) are dropped.
     msg: Message = {"role": "assistant", "content": text or None}
     if parts:
         msg["tool_calls"] = parts
-    return ModelReply(text=text, tool_calls=calls, usage=usage, cost_usd=cost, message=msg)
+    return ModelReply(text=text, tool_calls=calls, usage=usage, cost_usd=cost, message=msg,
+                      finish_reason=finish_reason)
 
 
 def _react_reply(text: str, usage: Usage, cost: float) -> ModelReply:

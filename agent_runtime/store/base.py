@@ -75,6 +75,7 @@ class TaskRecord:
     lease_until: float = 0.0
     session_seq: int = 0  # the task's place in its session (1, 2, ...); 0 without a session
     session_prev: str | None = None  # the session's task submitted just before this one: it runs first
+    trace_context: str | None = None  # the W3C traceparent of the request that submitted it (tracing on)
 
     @property
     def terminal(self) -> bool:
@@ -163,6 +164,7 @@ def checkpoint_header(cp: Checkpoint) -> dict[str, Any]:
     return {
         "step": cp.step, "usage": cp.usage.model_dump(), "cost_usd": cp.cost_usd, "seq": cp.seq,
         "pinned": cp.pinned, "pending_approvals": dict(cp.pending_approvals), "count": len(cp.messages),
+        **({"attempt_span": cp.attempt_span} if cp.attempt_span else {}),
     }
 
 

@@ -1,7 +1,10 @@
 """`LambdaTool`: a catalog tool deployed as a Lambda function, invoked synchronously with boto3.
 
 Sends `{"arguments": ..., "task_id": ..., "call_id": ...}` (the event shape of
-`lambda_tools.lambda_handler`) and maps every failure to a `ToolError` the model can read.
+`lambda_tools.lambda_handler`) and maps every failure to a `ToolError` the model can read. With tracing
+on, the event also carries the `execute_tool` span's W3C context (`trace_context`) and the request an
+`X-Amzn-Trace-Id` header made from it, so both the handler's span and X-Ray's record of the invocation
+join the task's trace.
 
 A call holds a thread for the function's whole run, so calls run on an executor of their own,
 one thread per call the worker may have in flight (`Settings.worker_concurrency`), shared by
@@ -24,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from pydantic import BaseModel
 
+from agent_runtime import tracing
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.settings import Settings
 from agent_runtime.tools.base import writes
@@ -81,6 +85,14 @@ def lambda_executor(max_calls: int = DEFAULT_MAX_CALLS) -> ThreadPoolExecutor:
 WRITE_GRACE_S = 10
 
 
+def _trace_header(request: Any, **_: Any) -> None:
+    """botocore hook (before-sign of Invoke, in the calling thread, which sees the caller's context)."""
+    carrier = tracing.carrier()  # None while tracing is off
+    header = tracing.xray_header(carrier) if carrier else None
+    if header:
+        request.headers["X-Amzn-Trace-Id"] = header
+
+
 class LambdaTool:
     """Invokes the tool's function (RequestResponse) on the process's Lambda executor."""
 
@@ -93,6 +105,9 @@ class LambdaTool:
         self.function_name = function_name
         self.client = client
         self.max_calls = max_calls
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is not None:  # once per client, however many tools share it
+            events.register("before-sign.lambda.Invoke", _trace_header, unique_id="agent-platform-trace-header")
 
     def __repr__(self) -> str:
         return f"LambdaTool({self.spec.name!r}, {self.function_name!r})"
@@ -100,8 +115,11 @@ class LambdaTool:
     async def invoke(self, args: BaseModel, *, task_id: str, call_id: str) -> dict[str, Any]:
         """The function's `data`; `ToolError` for `ok: false` and function errors, `ToolTimeoutError` on timeouts."""
         model = validated(self.spec, args)
-        event = {"arguments": model.model_dump(mode="json", exclude_none=True), "task_id": task_id,
-                 "call_id": call_id}
+        event: dict[str, Any] = {"arguments": model.model_dump(mode="json", exclude_none=True), "task_id": task_id,
+                                 "call_id": call_id}
+        carrier = tracing.carrier()  # None while tracing is off
+        if carrier:
+            event["trace_context"] = carrier
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
         # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
         call = functools.partial(contextvars.copy_context().run, self._invoke, payload)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,6 +26,7 @@ from stacks.grants import (
     grant_own_items,
     grant_secret_value,
     grant_task_protection,
+    grant_trace_export,
     grant_work_queue,
 )
 from stacks.nag import Waiver, suppress
@@ -87,7 +88,21 @@ def container_environment(
     }
     if settings.llm_base_url:
         environment[env.OPENAI_BASE_URL] = settings.llm_base_url
+    if settings.traces:
+        environment.update(trace_environment(agent=agent, settings=settings))
     return environment
+
+
+def trace_environment(*, agent: AgentSpec, settings: PlatformSettings) -> dict[str, str]:
+    """Traces straight to X-Ray's OTLP endpoint, signed with the task role (`agent_runtime.tracing.sigv4`):
+    no collector sidecar. A task begun by a caller that sampled its trace stays in it (parent based)."""
+    return {
+        env.OTEL_TRACES_EXPORTER: "otlp",
+        env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: f"https://xray.{Aws.REGION}.{Aws.URL_SUFFIX}/v1/traces",
+        env.OTEL_SERVICE_NAME: f"{settings.prefix}-{agent.name}",
+        env.OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        env.OTEL_TRACES_SAMPLER_ARG: f"{settings.trace_sample_percent / 100:g}",
+    }
 
 
 def running_tasks(*, cluster_name: str, service_name: str, metric: str = "RunningTaskCount",
@@ -212,6 +227,8 @@ class AgentService(Construct):
         self._waive()
         self._grant(queue, table, secrets, tool_functions)
         grant_task_protection(cluster, self.task_definition.task_role)  # the worker protects its busy task
+        if settings.traces:
+            grant_trace_export(self.task_definition.task_role)
         self.scaling = self._scale(size, settings, cluster, queue)
 
     def _waive(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -28,6 +28,16 @@ def _graph(title: str, metrics: Sequence[cloudwatch.IMetric], *, width: int = 8,
     return cloudwatch.GraphWidget(title=title, left=list(metrics), right=list(right or []), width=width, height=6, stacked=stacked)
 
 
+def trace_links() -> cloudwatch.TextWidget:
+    """Where the agents' traces are (`traces` on): X-Ray's trace list and map, Transaction Search."""
+    console = f"https://{Aws.REGION}.console.{Aws.URL_SUFFIX}/cloudwatch/home?region={Aws.REGION}"
+    return cloudwatch.TextWidget(width=6, height=3, markdown=(
+        "### Traces\n"
+        f"[Traces]({console}#xray:traces/query) · [Trace map]({console}#xray:service-map/map) · "
+        f"[Transaction Search]({console}#application-signals:transaction-search)\n\n"
+        "One trace per task: `invoke_agent`, `chat`, `execute_tool` (docs/traces.md)."))
+
+
 class PlatformDashboard(Construct):
     """One dashboard named `<prefix>`; `alarms` are shown in a status row at the top."""
 
@@ -43,11 +53,13 @@ class PlatformDashboard(Construct):
         services: Mapping[str, ecs.BaseService],
         alb: elbv2.IApplicationLoadBalancer,
         alarms: list[cloudwatch.IAlarm],
+        traces: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         states = list(STATE_METRICS.values())
         rows: list[list[cloudwatch.IWidget]] = [
-            [cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24, height=3)],
+            [cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24 if not traces else 18, height=3),
+             *([trace_links()] if traces else [])],
             [
                 _graph("Tasks by state", [task_metric(a, s) for a in agents for s in states], stacked=True),
                 _graph("Steps per agent", [task_metric(a, "Steps") for a in agents]),

@@ -40,7 +40,7 @@ def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 def domain_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     """A deployment with its own domain (certificate issued and alias record made in the zone), attached to
     data kept from an earlier one, alarms to an existing topic, API docs on, no WAF, data not retained,
-    Fargate Spot."""
+    Fargate Spot, traces to X-Ray for a quarter of the tasks."""
     yield synthesize(tmp_path_factory.mktemp("cdk-domain"), domain_name="agents.example.com", hosted_zone_id=ZONE_ID,
                      alarm_topic_arn=TOPIC_ARN, api_docs=True, waf=False, retain_data=False, fargate_spot=True,
-                     **EXISTING)
+                     traces=True, trace_sample_percent=25, **EXISTING)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,3 +124,16 @@ def aws() -> Iterator[Aws]:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
                       Attributes={"RawMessageDelivery": "true"})
         yield Aws(s3, sns, sqs, "docs-bucket", "reports-bucket", topic_arn, queue_url)
+
+
+@pytest.fixture
+def log_stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the Powertools logger writes (its handler keeps the stdout it saw at import)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(lambda_handler.logger.registered_handler, "stream", stream)
+    return stream
+
+
+def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
+    """The JSON lines the logger wrote to `log_stream`."""
+    return [json.loads(line) for line in stream.getvalue().splitlines()]

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from lambda_tools import envnames as env
-from lambda_tools import lambda_handler
 from lambda_tools.catalog import CATALOG, get_tool
 from lambda_tools.lambda_handler import handle
 from lambda_tools.search_documents.ingest import ingest
+from tests.lambda_tools.conftest import log_records
 
 
 @pytest.fixture
@@ -132,18 +132,6 @@ def test_tool_failures_keep_their_type(deployed, lambda_context) -> None:
     assert refused["error"]["type"] == "refused" and "169.254.169.254" in refused["error"]["message"]
     missing = invoke("fetch_document", {"arguments": {"document_id": "nope"}}, lambda_context)
     assert missing["error"]["type"] == "not_found"
-
-
-@pytest.fixture
-def log_stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the Powertools logger writes (its handler keeps the stdout it saw at import)."""
-    stream = io.StringIO()
-    monkeypatch.setattr(lambda_handler.logger.registered_handler, "stream", stream)
-    return stream
-
-
-def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def test_a_crash_is_logged_but_never_returned_as_a_trace(deployed, log_stream: io.StringIO) -> None:

@@ -6,8 +6,9 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
+from agent_runtime import tracing
 from agent_runtime.api.deps import (
     AgentName,
     ApiServices,
@@ -47,12 +48,22 @@ IdempotencyKey = Annotated[str | None, Header(
 @router.post("", status_code=202, response_model=TaskAccepted,
              responses=error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429, 503))
 async def submit_task(
-    agent: AgentName, body: SubmitTask, response: Response, services: Services, caller: Caller,
+    agent: AgentName, body: SubmitTask, response: Response, services: Services, caller: Caller, request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskAccepted:
     """Submit a task (the `submit` role); it runs in the background, owned by the caller's principal.
     Tasks of one session run one at a time in submit order: a later one waits, queued, for the one
     before it (or, with AGENT_PLATFORM_SESSION_BUSY=reject, is refused with 409). Follow it at `links.events`."""
+    # With tracing on, the request's span (continuing a caller's `traceparent`) is stored with the task:
+    # the worker's spans, and through them the Lambda tools', join its trace.
+    with tracing.server_span("POST /v1/agents/{agent}/tasks", request.headers, **{
+            "http.request.method": "POST", "http.route": "/v1/agents/{agent}/tasks", "gen_ai.agent.name": agent,
+    }) as traceparent:
+        return await _submit(agent, body, response, services, caller, idempotency_key, traceparent)
+
+
+async def _submit(agent: str, body: SubmitTask, response: Response, services: ApiServices, caller: Caller,
+                  idempotency_key: str | None, traceparent: str | None) -> TaskAccepted:
     runtime = runtime_of(services, agent)
     require_role(caller, "submit", "submit tasks")
     overrides = body.limit_overrides()
@@ -62,15 +73,16 @@ async def submit_task(
         raise ApiError(422, "validation_error", f"limits: {exc}") from None
     task = TaskRecord(
         task_id=f"{agent}-{uuid.uuid4().hex}", agent=agent, input=body.input, session_id=body.session_id,
-        metadata=body.metadata, limits=overrides, owner=caller.name,
+        metadata=body.metadata, limits=overrides, owner=caller.name, trace_context=traceparent,
     )
     digest = request_hash({"agent": agent, **body.model_dump(mode="json")}) if idempotency_key else None
     # Idempotency keys are per principal ('#' is not in principal names): another's key finds nothing.
     scoped_key = f"{caller.name}#{idempotency_key}" if idempotency_key else None
     try:
-        task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest,
-                                                         session_busy=services.session_busy,
-                                                         quota=_quota_charge(services, task))
+        with tracing.span("create_task", **{"db.operation.name": "create_task"}):
+            task, created = await services.store.create_task(task, idempotency_key=scoped_key, body_hash=digest,
+                                                             session_busy=services.session_busy,
+                                                             quota=_quota_charge(services, task))
     except QuotaExceededError as exc:
         raise _quota_refusal(exc) from None
     except SessionBusyError as exc:  # AGENT_PLATFORM_SESSION_BUSY=reject
@@ -78,7 +90,9 @@ async def submit_task(
                        f"{exc.waiting_for} has ended") from None
     if created:
         try:
-            await services.queue.send(task.task_id, agent)
+            with tracing.span(f"send {agent}", **{"messaging.operation.type": "send",
+                                                  "messaging.destination.name": agent}):
+                await services.queue.send(task.task_id, agent)
         except Exception as exc:
             log.exception("could not enqueue task", extra={"task_id": task.task_id})
             await _abandon(services, task, f"could not enqueue the task: {type(exc).__name__}")

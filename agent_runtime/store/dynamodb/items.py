@@ -69,7 +69,7 @@ def task_from_item(item: Item) -> TaskRecord:
         cancel_requested=bool(item.get("cancel_requested", {}).get("BOOL", False)),
         attempts=int(num(item.get("attempts"))), lease_owner=text(item.get("lease_owner")),
         lease_until=num(item.get("lease_until")), session_seq=int(num(item.get("session_seq"))),
-        session_prev=text(item.get("session_prev")),
+        session_prev=text(item.get("session_prev")), trace_context=text(item.get("trace_context")),
     )
 
 

@@ -144,7 +144,7 @@ class DynamoTasks(DynamoListing):
             "expires_at": self._expires(), "session_seq": n(task.session_seq),
         }
         for attr, value in (("session_id", task.session_id), ("owner", task.owner),
-                            ("session_prev", task.session_prev)):
+                            ("session_prev", task.session_prev), ("trace_context", task.trace_context)):
             if value is not None:
                 item[attr] = s(value)
         return item

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     usage TEXT NOT NULL DEFAULT '{}', cost_usd REAL NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT, lease_until REAL NOT NULL DEFAULT 0, checkpoint TEXT, owner TEXT,
-    session_seq INTEGER NOT NULL DEFAULT 0, session_prev TEXT
+    session_seq INTEGER NOT NULL DEFAULT 0, session_prev TEXT, trace_context TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_active ON tasks (state, agent);
 CREATE TABLE IF NOT EXISTS events (
@@ -64,7 +64,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (agent, owner, created_at, ta
 TASK_COLUMNS = (
     "task_id, agent, state, input, session_id, metadata, limits, created_at, updated_at, started_at, "
     "finished_at, answer, error, stop_reason, steps, usage, cost_usd, last_seq, cancel_requested, attempts, "
-    "lease_owner, lease_until, owner, session_seq, session_prev"
+    "lease_owner, lease_until, owner, session_seq, session_prev, trace_context"
 )
 
 # Columns added after the first release, for files created before them: (table, column, declaration).
@@ -72,6 +72,7 @@ ADDED_COLUMNS = (
     ("tasks", "owner", "TEXT"),
     ("tasks", "session_seq", "INTEGER NOT NULL DEFAULT 0"),
     ("tasks", "session_prev", "TEXT"),
+    ("tasks", "trace_context", "TEXT"),
 )
 
 
@@ -93,7 +94,7 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
         steps=row["steps"], usage=Usage.model_validate_json(row["usage"]), cost_usd=row["cost_usd"],
         last_seq=row["last_seq"], cancel_requested=bool(row["cancel_requested"]), attempts=row["attempts"],
         lease_owner=row["lease_owner"], lease_until=row["lease_until"], owner=row["owner"],
-        session_seq=row["session_seq"], session_prev=row["session_prev"],
+        session_seq=row["session_seq"], session_prev=row["session_prev"], trace_context=row["trace_context"],
     )
 
 

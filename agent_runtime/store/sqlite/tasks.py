@@ -105,10 +105,11 @@ class SQLiteTasks(SQLiteConnections):
             _take_session_place(conn, task, session_busy)
             conn.execute(
                 "INSERT INTO tasks (task_id, agent, state, input, session_id, metadata, limits, created_at, "
-                "updated_at, usage, owner, session_seq, session_prev) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "updated_at, usage, owner, session_seq, session_prev, trace_context) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (task.task_id, task.agent, task.state, task.input, task.session_id, dumps(task.metadata),
                  dumps(task.limits), task.created_at, task.updated_at, task.usage.model_dump_json(),
-                 task.owner, task.session_seq, task.session_prev),
+                 task.owner, task.session_seq, task.session_prev, task.trace_context),
             )
             return task, True
 
