@@ -122,8 +122,9 @@ def catalog_server(tools: Mapping[str, Tool], *, name: str = SERVER_NAME, versio
             if refused is not None:
                 return _error(f"ERROR: {refused}")
         call = ToolCall(f"call_{uuid.uuid4().hex[:12]}", params.name, "")
-        ok, text, _ = await invoke(tool, args, call, limit_s=tool.spec.timeout_s, task_id=f"mcp-{uuid.uuid4().hex}")
-        if not ok:
+        observed = await invoke(tool, args, call, limit_s=tool.spec.timeout_s, task_id=f"mcp-{uuid.uuid4().hex}")
+        text = observed.text
+        if not observed.ok:
             return _error(text)
         structured = None
         try:
