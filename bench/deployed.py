@@ -5,13 +5,14 @@ Three processes serve this one: moto in server mode (DynamoDB and SQS), the Lamb
 endpoint (`bench.lambda_endpoint`, the instant tool: it answers at once) and the fake model
 (zero latency). This process runs what a container runs: the worker receives the task from
 SQS, claims it under a lease, runs the agent, writes its events and checkpoints to DynamoDB,
-invokes the `note` tool through boto3's Lambda client and deletes the message. A task counts
+invokes the `note` tool through its Lambda client and deletes the message. A task counts
 from its creation in the store (what the API does on submit) to the deletion of its message;
 the CPU is this process's only (all threads: boto3 calls run on executors). Rounds alternate
 the loops as section 1 does; each figure is the median over rounds.
 
-Every boto3 call the runtime makes while measured is counted by service and action (a botocore
-`before-call` hook on its clients): `aws_calls_per_step` is what one model step costs in API calls.
+Every AWS call the runtime makes while measured is counted by service and action (`bench.aws.AwsCalls`:
+through the boto3 clients and through their light clients, `agent_runtime.aws_light`):
+`aws_calls_per_step` is what one model step costs in API calls.
 """
 
 from __future__ import annotations
