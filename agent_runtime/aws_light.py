@@ -34,13 +34,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import get_current_datetime
 from botocore.exceptions import NoCredentialsError
 from botocore.utils import normalize_url_path
 
-from agent_runtime.aws_http import KeptConnections, host_header
+from agent_runtime.aws_http import Headers, KeptConnections, host_header
 
 CallListener = Callable[[str, str], None]  # (service, operation), once per call (not per retry)
 
@@ -114,7 +114,7 @@ class LightClient:
         for listener in self.listeners:
             listener(self.service, operation)
         op_model = self.client.meta.service_model.operation_model(operation)
-        request_dict: dict[str, Any] = {"context": {}}
+        context: dict[str, Any] = {}
         attempts = 1
         while True:
             http: AWSResponse | None = None
@@ -125,21 +125,25 @@ class LightClient:
                 parsed = reply(http) if http.status_code < 300 else _error_reply(http)
             except Exception as exc:  # as botocore's endpoint: the retry handler judges it
                 caught = exc
-            if http is not None and parsed is not None and http.status_code < 300:
-                self._events.emit(f"after-call.{self._service_id}.{operation}", http_response=http, parsed=parsed,
-                                  model=op_model, context=request_dict["context"])  # gives back retry quota
-                return parsed
-            delay = _first(self._events.emit(
-                f"needs-retry.{self._service_id}.{operation}", response=None if caught else (http, parsed),
-                endpoint=self._endpoint, operation=op_model, attempts=attempts, caught_exception=caught,
-                request_dict=request_dict))
-            if not delay:
+            if http is None or parsed is None or http.status_code >= 300:
+                delay = _first(self._events.emit(
+                    f"needs-retry.{self._service_id}.{operation}", response=None if caught else (http, parsed),
+                    endpoint=self._endpoint, operation=op_model, attempts=attempts, caught_exception=caught,
+                    request_dict={"context": context}))
+                if delay is not None and delay is not False:  # as botocore's endpoint: 0 is a retry at once
+                    time.sleep(delay)
+                    attempts += 1
+                    continue
                 if caught is not None:
                     raise caught
-                assert parsed is not None
-                raise self.client.exceptions.from_code(parsed["Error"]["Code"])(parsed, operation)
-            time.sleep(delay)
-            attempts += 1
+            # As boto3: after-call gives back retry quota, and maps an error's code where a service needs it.
+            self._events.emit(f"after-call.{self._service_id}.{operation}", http_response=http, parsed=parsed,
+                              model=op_model, context=context)
+            assert http is not None and parsed is not None
+            if http.status_code < 300:
+                return parsed
+            code = context.get("error_code_override") or parsed["Error"]["Code"]
+            raise self.client.exceptions.from_code(code)(parsed, operation)
 
     def _attempt(self, operation: str, url: str, headers: dict[str, str], body: bytes) -> AWSResponse:
         """One signed attempt: the client's `before-send` handlers first (a mock may answer), else HTTP."""
@@ -147,12 +151,12 @@ class LightClient:
         if credentials is None:
             raise NoCredentialsError()
         signed = sign_v4(dict(headers), url, body, credentials, *self._signing)
-        prepared = AWSPreparedRequest("POST", url, HeadersDict(signed), body, False)
+        prepared = AWSPreparedRequest("POST", url, Headers(signed), body, False)
         answer = _first(self._events.emit(f"before-send.{self._service_id}.{operation}", request=prepared))
         if answer is not None:
             return answer  # type: ignore[no-any-return]
         if self._kept is not None and prepared.url.startswith(self._url):
-            return self._kept.send("POST", prepared.url, dict(prepared.headers), body)
+            return self._kept.send("POST", prepared.url, prepared.headers, body)
         return self._session.send(prepared)  # type: ignore[no-any-return]
 
 
@@ -206,9 +210,9 @@ def _first(responses: list[tuple[Any, Any]]) -> Any:
 
 
 def _metadata(http: AWSResponse) -> dict[str, Any]:
-    headers = dict(http.headers)
-    return {"RequestId": headers.get("x-amzn-RequestId") or headers.get("x-amzn-requestid", ""),
-            "HTTPStatusCode": http.status_code, "HTTPHeaders": {k.lower(): v for k, v in headers.items()},
+    headers = {k.lower(): v for k, v in http.headers.items()}
+    return {"RequestId": headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": http.status_code, "HTTPHeaders": headers,
             "RetryAttempts": 0}
 
 
@@ -243,4 +247,9 @@ def _error_reply(http: AWSResponse) -> dict[str, Any]:
     code = str(body.pop("__type", "") or http.headers.get("x-amzn-ErrorType", "") or http.status_code)
     code = code.rsplit("#", 1)[-1].split(":", 1)[0]
     message = str(body.pop("message", "") or body.pop("Message", ""))
-    return {**body, "Error": {"Code": code, "Message": message}, "ResponseMetadata": _metadata(http)}
+    error = {"Code": code, "Message": message}
+    query_error = http.headers.get("x-amzn-query-error")  # a query-compatible service's code (SQS)
+    if query_error and ";" in query_error:  # as botocore: that code, the shape's name kept beside it
+        error["Code"], error["Type"] = query_error.split(";", 1)
+        error["QueryErrorCode"] = code
+    return {**body, "Error": error, "ResponseMetadata": _metadata(http)}
