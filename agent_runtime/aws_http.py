@@ -55,6 +55,14 @@ class Headers(dict[str, str]):
         return super().get(name.lower(), default)
 
 
+def answer(url: str, status: int, headers: Headers, body: bytes) -> AWSResponse:
+    """botocore's `AWSResponse`, its headers kept as they are (its constructor copies them into a `HeadersDict`)."""
+    response = AWSResponse(url, status, {}, _Raw(body))
+    response.headers = headers  # type: ignore[assignment]  # the same lookups, in any case
+    response._content = body  # noqa: SLF001  # read already
+    return response
+
+
 class _Raw:
     """What `AWSResponse` reads its body from."""
 
@@ -160,7 +168,7 @@ class KeptConnections:
             raise EndpointConnectionError(endpoint_url=url, error=exc) from None
         if not keep:
             self._drop()
-        return AWSResponse(url, status, headers, _Raw(body))
+        return answer(url, status, headers, body)
 
     def _body(self, sock: socket.socket, rest: bytearray, headers: Headers, url: str) -> tuple[bytes, bool]:
         """The body after the head (`rest` holds what was read past it), and whether the connection stays."""

@@ -168,13 +168,11 @@ def sign_v4(headers: dict[str, str], url: str, body: bytes, credentials: Any, se
     headers["X-Amz-Date"] = stamp
     if credentials.token:
         headers["X-Amz-Security-Token"] = credentials.token
-    split = urlsplit(url)
-    signed = sorted((k.lower(), " ".join(v.split())) for k, v in headers.items())
-    signed.append(("host", host_header(split)))
-    signed.sort()
+    host, path, query = _url_parts(url)
+    signed = sorted([("host", host), *((k.lower(), " ".join(v.split())) for k, v in headers.items())])
     names = ";".join(k for k, _ in signed)
     canonical = "\n".join([
-        "POST", quote(normalize_url_path(split.path), safe="/~"), split.query,
+        "POST", path, query,
         "".join(f"{k}:{v}\n" for k, v in signed), names, hashlib.sha256(body).hexdigest(),
     ])
     scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
@@ -184,6 +182,13 @@ def sign_v4(headers: dict[str, str], url: str, body: bytes, credentials: Any, se
     headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
                                 f"SignedHeaders={names}, Signature={signature}")
     return headers
+
+
+@functools.lru_cache(maxsize=256)
+def _url_parts(url: str) -> tuple[str, str, str]:
+    """A URL's signed host, canonical path and query (a client calls a handful of URLs)."""
+    split = urlsplit(url)
+    return host_header(split), quote(normalize_url_path(split.path), safe="/~"), split.query
 
 
 @functools.lru_cache(maxsize=16)
