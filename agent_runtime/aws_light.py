@@ -1,4 +1,4 @@
-"""A light caller for the AWS calls a task makes on every step: DynamoDB's JSON API and Lambda's Invoke.
+"""A light caller for the AWS calls a task makes on every step: DynamoDB's and SQS's JSON APIs, Lambda's Invoke.
 
 A boto3 call costs about 0.9 ms of CPU, most of it in what does not change from one call to the
 next: parameter validation against the service model, serialization through the model, endpoint
@@ -8,10 +8,13 @@ as boto3 resolved them, refreshed when they expire, the HTTP session with its po
 TLS settings, the retry handler) and makes each call with only what varies:
 
 - the body: the parameters as JSON, once (DynamoDB's wire format is the low-level client's shapes);
-- a SigV4 signature (botocore's `SigV4Auth`, with the client's frozen credentials);
-- the client's own `before-send` event (test doubles and moto's in-process mock answer there), its
-  HTTP session, and on a failure its `needs-retry` event: botocore's standard retry handler decides
-  and backs off exactly as for a boto3 call (throttling, 5xx, connection errors, max attempts, quota);
+- a SigV4 signature (`sign_v4`: what botocore's `SigV4Auth` computes, with the client's frozen credentials,
+  at a tenth of its CPU; tests/test_aws_light.py compares the two);
+- the client's own `before-send` event (test doubles and moto's in-process mock answer there), then
+  the request on a kept-alive connection of the thread (`agent_runtime.aws_http`; botocore's HTTP
+  session for an endpoint behind a proxy), and on a failure the client's `needs-retry` event:
+  botocore's standard retry handler decides and backs off exactly as for a boto3 call (throttling,
+  5xx, connection errors, max attempts, retry quota), and `after-call` as boto3 fires it;
 - the answer as JSON; a failure raises the client's modeled `ClientError` subclass with the same
   `response` dict boto3 builds (`Error.Code`, `Error.Message`, `CancellationReasons`, ...).
 
@@ -85,6 +88,8 @@ class LightClient:
         self.listeners: list[CallListener] = []
 
     def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
+        if method.startswith("_"):  # not an operation (and never looked up before __init__ set _names)
+            raise AttributeError(method)
         operation = self._names.get(method)
         if operation is None:
             raise AttributeError(method)
