@@ -41,6 +41,7 @@ class Deployed:
 
     def __init__(self, model_url: str, moto_url: str, lambda_url: str, *, max_steps: int = 50) -> None:
         from agent_runtime.queue.sqs import SqsQueue
+        from agent_runtime.settings import Settings
         from agent_runtime.store.dynamodb import DynamoStore
         from agent_runtime.tools.lambda_ import LambdaTool, make_lambda_client
         from agent_runtime.worker import AgentRuntime, Worker
@@ -63,15 +64,16 @@ class Deployed:
         # The clients as the runtime builds them (store, queue, tools), pointed at the local endpoints.
         self.store = DynamoStore(table, client=_runtime_client("dynamodb", moto_url, threads=16))
         self.queue = SettlingQueue(queue_url, client=_runtime_client("sqs", moto_url, threads=4))
-        lambda_client = make_lambda_client(60, max_calls=64, endpoint_url=lambda_url, region_name="us-east-1",
+        lambda_client = make_lambda_client(60, endpoint_url=lambda_url, region_name="us-east-1",
                                            aws_access_key_id="bench", aws_secret_access_key="bench")
         self.calls.watch(self.store.client, self.queue.client, lambda_client)
         self.model = bench_model(model_url)
-        tools: dict[str, Any] = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client, max_calls=64),
+        tools: dict[str, Any] = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client),
                  "sleep": SleepTool()}
         runtime = AgentRuntime(bench_agent(max_steps), self.model, tools)
-        # The deployed server's timings (agent_runtime.server.create_platform with SQS).
-        self.worker = Worker(store=self.store, queue=self.queue, runtimes={"research": runtime}, concurrency=64,
+        # The deployed server's timings and default concurrency (agent_runtime.server.create_platform with SQS).
+        self.worker = Worker(store=self.store, queue=self.queue, runtimes={"research": runtime},
+                             concurrency=Settings.model_fields["worker_concurrency"].default,
                              lease_s=30.0, poll_s=1.0, receive_wait_s=10.0)
         self._runner: asyncio.Task[None] | None = None
         self.finished: list[str] = []
