@@ -32,12 +32,13 @@ import hmac
 import json
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import get_current_datetime
 from botocore.exceptions import NoCredentialsError
@@ -85,6 +86,7 @@ class LightClient:
         self._kept = _direct(self._session, self._url, meta.config)
         self._events = meta.events
         self._names = meta.method_to_api_mapping
+        self._max_attempts = _max_attempts(client)
         self.listeners: list[CallListener] = []
 
     def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
@@ -120,13 +122,13 @@ class LightClient:
             listener(self.service, operation)
         op_model = self.client.meta.service_model.operation_model(operation)
         context: dict[str, Any] = {}
-        attempts = 1
+        attempts, invocation = 1, str(uuid.uuid4())
         while True:
             http: AWSResponse | None = None
             parsed: dict[str, Any] | None = None
             caught: Exception | None = None
             try:
-                http = self._attempt(operation, url, headers, body)
+                http = self._attempt(operation, url, headers, body, attempts, invocation)
                 parsed = reply(http) if http.status_code < 300 else _error_reply(http)
             except Exception as exc:  # as botocore's endpoint: the retry handler judges it
                 caught = exc
@@ -150,13 +152,22 @@ class LightClient:
             code = context.get("error_code_override") or parsed["Error"]["Code"]
             raise self.client.exceptions.from_code(code)(parsed, operation)
 
-    def _attempt(self, operation: str, url: str, headers: dict[str, str], body: bytes) -> AWSResponse:
-        """One signed attempt: the client's `before-send` handlers first (a mock may answer), else HTTP."""
+    def _attempt(self, operation: str, url: str, headers: dict[str, str], body: bytes, attempt: int,
+                 invocation: str) -> AWSResponse:
+        """One signed attempt: the client's `before-sign` handlers may add headers (a trace header), its
+        `before-send` handlers may answer (a mock), else HTTP. The SDK's attempt headers are botocore's."""
         credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
         if credentials is None:
             raise NoCredentialsError()
-        signed = sign_v4(dict(headers), url, body, credentials, *self._signing)
-        prepared = AWSPreparedRequest("POST", url, Headers(signed), body, False)
+        request = AWSRequest("POST", url, data=body)
+        request.headers = Headers(headers)  # type: ignore[assignment]  # the same lookups, in any case
+        request.headers["amz-sdk-invocation-id"] = invocation
+        request.headers["amz-sdk-request"] = f"attempt={attempt}; max={self._max_attempts}"
+        self._events.emit(f"before-sign.{self._service_id}.{operation}", request=request, operation_name=operation,
+                          signing_name=self._signing[0], region_name=self._signing[1], signature_version="v4",
+                          request_signer=self.client._request_signer)  # noqa: SLF001
+        signed = sign_v4(request.headers, url, body, credentials, *self._signing)
+        prepared = AWSPreparedRequest("POST", url, signed, body, False)
         answer = _first(self._events.emit(f"before-send.{self._service_id}.{operation}", request=prepared))
         if answer is not None:
             return answer  # type: ignore[no-any-return]
@@ -202,6 +213,16 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     for part in (day, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
+
+
+def _max_attempts(client: BaseClient) -> int:
+    """The attempts botocore's standard retries give a call of this client (for the `amz-sdk-request` header)."""
+    from botocore.retries import standard
+
+    configured = (client.meta.config.retries or {}).get("total_max_attempts")
+    by_service: dict[str, int] = getattr(standard, "_SERVICE_MAX_ATTEMPTS", {})
+    return int(configured or by_service.get(client.meta.service_model.service_id.hyphenize(),
+                                            standard.DEFAULT_MAX_ATTEMPTS))
 
 
 def _direct(session: Any, url: str, config: Any) -> KeptConnections | None:

@@ -197,3 +197,29 @@ def test_nothing_listening_is_botocores_connection_error() -> None:
     kept = KeptConnections(f"http://127.0.0.1:{port}", connect_timeout=1, read_timeout=1)
     with pytest.raises(EndpointConnectionError):
         kept.send("POST", f"http://127.0.0.1:{port}/", {}, b"")
+
+
+def test_attempts_carry_botocores_sdk_headers_and_before_sign_hooks_add_signed_headers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What hooks on the client see as for boto3: `amz-sdk-request: attempt=N; max=M` (a fault injector
+    counts first attempts by it) and `before-sign` (the Lambda tool's trace header is added there)."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    client = _dynamodb()
+    seen: list[Any] = []
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = "Root=1-abc"
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        seen.append(request)
+        if len(seen) == 1:
+            return AWSResponse(request.url, 500, {}, _Raw(b'{"__type": "InternalServerError"}'))
+        return AWSResponse(request.url, 200, {}, _Raw(b"{}"))
+
+    client.meta.events.register("before-sign.dynamodb.GetItem", add_header)
+    client.meta.events.register("before-send.dynamodb", answer)
+    light_client(client).get_item(TableName="t", Key={"pk": {"S": "x"}})
+    assert [r.headers["amz-sdk-request"] for r in seen] == ["attempt=1; max=4", "attempt=2; max=4"]
+    assert seen[0].headers["amz-sdk-invocation-id"] == seen[1].headers["amz-sdk-invocation-id"]
+    assert seen[1].headers["X-Amzn-Trace-Id"] == "Root=1-abc"
+    assert "x-amzn-trace-id" in seen[1].headers["Authorization"].split("SignedHeaders=")[1]
