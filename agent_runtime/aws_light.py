@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import get_current_datetime
 from botocore.exceptions import NoCredentialsError
@@ -159,8 +159,7 @@ class LightClient:
         credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
         if credentials is None:
             raise NoCredentialsError()
-        request = AWSRequest("POST", url, data=body)
-        request.headers = Headers(headers)  # type: ignore[assignment]  # the same lookups, in any case
+        request = _Unsigned(url, Headers(headers), body)
         request.headers["amz-sdk-invocation-id"] = invocation
         request.headers["amz-sdk-request"] = f"attempt={attempt}; max={self._max_attempts}"
         self._events.emit(f"before-sign.{self._service_id}.{operation}", request=request, operation_name=operation,
@@ -213,6 +212,18 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     for part in (day, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
+
+
+class _Unsigned:
+    """The request as `before-sign` handlers see it (what they use of botocore's `AWSRequest`), without
+    that class's header map and body preparation."""
+
+    method = "POST"
+
+    def __init__(self, url: str, headers: Headers, body: bytes) -> None:
+        self.url, self.headers, self.body, self.data = url, headers, body, body
+        self.context: dict[str, Any] = {}
+        self.params: dict[str, Any] = {}
 
 
 def _max_attempts(client: BaseClient) -> int:
