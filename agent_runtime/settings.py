@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     tool_functions: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, description="tool name -> Lambda name/ARN")
     documents_bucket: str | None = None
     reports_bucket: str | None = None
-    worker_concurrency: int = Field(64, ge=1, le=10_000)
+    # Tasks one container runs at once: `make bench`'s packing figure (section P, tasks per core) times the
+    # default Fargate size's vCPUs (0.5); tests/test_packing_defaults.py keeps the two in step.
+    worker_concurrency: int = Field(100, ge=1, le=10_000)
     approval_timeout_policy: ApprovalTimeoutPolicy = Field(
         "deny", description="what a sensitive call's approval becomes when nobody decides before its deadline"
     )

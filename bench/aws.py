@@ -64,10 +64,10 @@ def create_resources(moto_url: str) -> tuple[str, str]:
 
 
 class AwsCalls:
-    """Counts the calls of the boto3 clients it watches, by `service.Action`, while `counting` is on.
-
-    A botocore `before-call` hook: it runs once per API call (not per retry of it), in the thread
-    that makes the call.
+    """Counts the calls of the boto3 clients it watches, by `service.Action`, while `counting` is on:
+    those made through the client (a botocore `before-call` hook) and those made through its light
+    client (`agent_runtime.aws_light`, a listener). Each runs once per API call (not per retry of it),
+    in the thread that makes the call.
     """
 
     def __init__(self) -> None:
@@ -76,12 +76,19 @@ class AwsCalls:
 
     def watch(self, *clients: Any) -> None:
         """Count the calls these clients make from now on."""
+        from agent_runtime.aws_light import light_client
+
         for c in clients:
             c.meta.events.register("before-call", self._count)
+            light_client(c).listeners.append(self._count_light)
 
     def _count(self, model: Any, **_: Any) -> None:
         if self.counting:
             self.counts[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    def _count_light(self, service: str, operation: str) -> None:
+        if self.counting:
+            self.counts[f"{service}.{operation}"] += 1
 
     def per(self, units: int) -> dict[str, float]:
         """The counts divided by `units` (steps), largest first."""

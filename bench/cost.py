@@ -119,3 +119,34 @@ def estimate(*, cpu_ms_per_step: float, model_latency_s: float, mb_per_task: flo
         "worker_concurrency": size.worker_concurrency,
         "usd_per_task_at_worker_concurrency": size.usd_per_hour / 3600 / configured_per_s,
     }
+
+
+def container_packing(packing: dict[str, Any], size: TaskSize | None = None,
+                      steps: int = RESEARCH_STEPS) -> dict[str, Any]:
+    """What section P's `tasks_per_core` means for one container of the deployed size: the tasks it
+    carries at once (the default `worker_concurrency`: tasks per core x the task's vCPUs), how many
+    `steps`-step tasks a second that is at P's model and tool latencies, and the Fargate dollars per
+    such task at that packing."""
+    size = size or task_size()
+    concurrency = max(1, int(packing["tasks_per_core"] * size.vcpu))
+    wall_s = steps * (packing["model_latency_ms"] + packing["tool_latency_ms"]) / 1000
+    per_s = concurrency / wall_s
+    return {"concurrency_per_container": concurrency, "vcpu": size.vcpu, "memory_mib": size.memory_mib,
+            "architecture": size.architecture, "steps_per_task": steps, "task_wall_s": round(wall_s, 2),
+            "tasks_per_s": round(per_s, 2), "fargate_usd_per_task": size.usd_per_hour / 3600 / per_s}
+
+
+def packing_text(results: dict[str, Any]) -> str:
+    """The README's lines on the compute a task takes at full packing, from a bench run's section P."""
+    packing = results.get("packing") or {}
+    if not packing.get("tasks_per_core"):
+        return "No packing figure recorded yet; run `make bench`.\n"
+    c = container_packing(packing)
+    return (f"Compute, from `make bench` (section P, [docs/performance.md](docs/performance.md)): one core carries "
+            f"**{packing['tasks_per_core']}** concurrent tasks within the event-latency and CPU goals (model "
+            f"{packing['model_latency_ms'] / 1000:g} s a turn, tools {packing['tool_latency_ms']:g} ms), so a "
+            f"container of the default Fargate size ({c['vcpu']:g} vCPU, {c['memory_mib'] / 1024:g} GB, "
+            f"{c['architecture']}) runs **{c['concurrency_per_container']}** tasks at once (the default "
+            f"`worker_concurrency`), and a {c['steps_per_task']}-step task costs "
+            f"**${c['fargate_usd_per_task']:.7f}** of Fargate time at that packing.\n")
+

@@ -5,13 +5,14 @@ Three processes serve this one: moto in server mode (DynamoDB and SQS), the Lamb
 endpoint (`bench.lambda_endpoint`, the instant tool: it answers at once) and the fake model
 (zero latency). This process runs what a container runs: the worker receives the task from
 SQS, claims it under a lease, runs the agent, writes its events and checkpoints to DynamoDB,
-invokes the `note` tool through boto3's Lambda client and deletes the message. A task counts
+invokes the `note` tool through its Lambda client and deletes the message. A task counts
 from its creation in the store (what the API does on submit) to the deletion of its message;
 the CPU is this process's only (all threads: boto3 calls run on executors). Rounds alternate
 the loops as section 1 does; each figure is the median over rounds.
 
-Every boto3 call the runtime makes while measured is counted by service and action (a botocore
-`before-call` hook on its clients): `aws_calls_per_step` is what one model step costs in API calls.
+Every AWS call the runtime makes while measured is counted by service and action (`bench.aws.AwsCalls`:
+through the boto3 clients and through their light clients, `agent_runtime.aws_light`):
+`aws_calls_per_step` is what one model step costs in API calls.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Deployed:
 
     def __init__(self, model_url: str, moto_url: str, lambda_url: str, *, max_steps: int = 50) -> None:
         from agent_runtime.queue.sqs import SqsQueue
+        from agent_runtime.settings import Settings
         from agent_runtime.store.dynamodb import DynamoStore
         from agent_runtime.tools.lambda_ import LambdaTool, make_lambda_client
         from agent_runtime.worker import AgentRuntime, Worker
@@ -62,15 +64,16 @@ class Deployed:
         # The clients as the runtime builds them (store, queue, tools), pointed at the local endpoints.
         self.store = DynamoStore(table, client=_runtime_client("dynamodb", moto_url, threads=16))
         self.queue = SettlingQueue(queue_url, client=_runtime_client("sqs", moto_url, threads=4))
-        lambda_client = make_lambda_client(60, max_calls=64, endpoint_url=lambda_url, region_name="us-east-1",
+        lambda_client = make_lambda_client(60, endpoint_url=lambda_url, region_name="us-east-1",
                                            aws_access_key_id="bench", aws_secret_access_key="bench")
         self.calls.watch(self.store.client, self.queue.client, lambda_client)
         self.model = bench_model(model_url)
-        tools: dict[str, Any] = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client, max_calls=64),
+        tools: dict[str, Any] = {"note": LambdaTool(NOTE_SPEC, LAMBDA_FUNCTION, client=lambda_client),
                  "sleep": SleepTool()}
         runtime = AgentRuntime(bench_agent(max_steps), self.model, tools)
-        # The deployed server's timings (agent_runtime.server.create_platform with SQS).
-        self.worker = Worker(store=self.store, queue=self.queue, runtimes={"research": runtime}, concurrency=64,
+        # The deployed server's timings and default concurrency (agent_runtime.server.create_platform with SQS).
+        self.worker = Worker(store=self.store, queue=self.queue, runtimes={"research": runtime},
+                             concurrency=Settings.model_fields["worker_concurrency"].default,
                              lease_s=30.0, poll_s=1.0, receive_wait_s=10.0)
         self._runner: asyncio.Task[None] | None = None
         self.finished: list[str] = []

@@ -149,6 +149,10 @@ def run(levels: tuple[int, ...] = LEVELS) -> dict[str, Any]:
     passing = [int(c) for c, lv in out["levels"].items() if met(lv)]
     out["tasks_per_core"] = max(passing, default=0)
     out["model_latency_ms"], out["tool_latency_ms"] = MODEL_LATENCY_S * 1000, TOOL_LATENCY_S * 1000
+    if out["tasks_per_core"]:
+        from bench.cost import container_packing
+
+        out["container"] = container_packing(out)  # the default worker_concurrency and Fargate $ per task
     return out
 
 

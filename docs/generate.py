@@ -325,6 +325,14 @@ def bench_block(path: Path = BENCH_RESULTS) -> str:
     return note + head + table(("#", "Figure", "Result", "Same-run reference", "Goal", "Met"), rows)
 
 
+def packing_block(path: Path = BENCH_RESULTS) -> str:
+    """The README's compute per task, from the committed run's packing figure (`bench.cost.packing_text`)."""
+    from bench.cost import packing_text
+
+    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return _source_note("bench/results.json") + packing_text(results)
+
+
 # -- blocks and files ---------------------------------------------------------------------------
 
 #: block name -> (file it lives in, function that renders it)
@@ -333,6 +341,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "cdk-settings": ("docs/deploy.md", cdk_settings_block),
     "routes": ("docs/api.md", routes_block),
     "bench": ("docs/performance.md", bench_block),
+    "packing": ("README.md", packing_block),
 }
 
 

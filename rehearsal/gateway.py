@@ -286,6 +286,14 @@ def shape(request: Request) -> str | None:
         return "approvals read"
     if name == "UpdateItem" and _set_attributes(params) == ["lease_until"]:
         return "lease renewal"
-    if name == "BatchWriteItem" or (name == "UpdateItem" and {"last_seq", "checkpoint"} & set(_set_attributes(params))):
+    if name == "BatchWriteItem" or (name == "UpdateItem" and _counts_progress(params)):
         return PROGRESS_WRITE
+    if name == "TransactWriteItems" and any(_counts_progress(item.get("Update") or {})
+                                            for item in params.get("TransactItems") or ()):
+        return PROGRESS_WRITE  # a step's events, messages and counters in one transaction
     return None
+
+
+def _counts_progress(update: dict[str, Any]) -> bool:
+    """An update of the task's progress counters (not its end, which also removes the lease)."""
+    return bool({"last_seq", "checkpoint"} & set(_set_attributes(update)))

@@ -114,7 +114,7 @@ class PlatformSettings:
     model: str = "gpt-4o-mini"
     llm_base_url: str | None = None
     log_level: str = "INFO"
-    worker_concurrency: int = 64
+    worker_concurrency: int = 100  # bench section P's tasks per core x the default size's vCPUs
     image_uri: str | None = None
     container_arm64: bool = True
     powertools_layer_arn: str = DEFAULT_POWERTOOLS_LAYER
@@ -361,7 +361,7 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
         model=r.text("model", "gpt-4o-mini") or "gpt-4o-mini",
         llm_base_url=r.text("llm_base_url", None, re.compile(r"^https?://\S+$"), "expected an http(s) URL"),
         log_level=r.choice("log_level", "INFO", _LOG_LEVELS),
-        worker_concurrency=r.integer("worker_concurrency", 64, 1, 1000),
+        worker_concurrency=r.integer("worker_concurrency", PlatformSettings.worker_concurrency, 1, 1000),
         image_uri=r.text("image_uri", None, _IMAGE_URI,
                         "expected a container image URI like 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag"),
         container_arm64=r.choice("container_architecture", "ARM64", ("ARM64", "X86_64")) == "ARM64",

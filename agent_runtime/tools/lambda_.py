@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from pydantic import BaseModel
 
 from agent_runtime import tracing
+from agent_runtime.aws_light import light_client
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.settings import Settings
 from agent_runtime.tools.base import writes
@@ -104,6 +105,7 @@ class LambdaTool:
         self.spec = spec
         self.function_name = function_name
         self.client = client
+        self.api = light_client(client)  # the calls: the client's endpoint, credentials and retries, a third of its CPU
         self.max_calls = max_calls
         events = getattr(getattr(client, "meta", None), "events", None)
         if events is not None:  # once per client, however many tools share it
@@ -137,7 +139,7 @@ class LambdaTool:
     def _invoke(self, payload: bytes) -> dict[str, Any]:
         name = self.spec.name
         try:
-            response = self.client.invoke(
+            response = self.api.invoke(
                 FunctionName=self.function_name, InvocationType="RequestResponse", Payload=payload
             )
             body = response["Payload"].read()

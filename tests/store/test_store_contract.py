@@ -101,6 +101,28 @@ async def test_finish_settles_the_task_and_appends_the_terminal_event_once(store
     assert [e.seq for e in await store.list_events("research-t1")] == [1, 2, 3]
 
 
+async def test_a_progress_write_tells_the_cancel_flag_and_refuses_a_worker_without_the_lease(store: Store) -> None:
+    """The loop learns of a cancel from its own checkpoint write (no read of its own); the write is
+    stored all the same; a worker whose lease was taken over writes nothing."""
+    await store.create_task(task())
+    await store.claim_task("research-t1", owner="w1", lease_s=60)
+    cp = Checkpoint(step=1, messages=[{"role": "user", "content": "q"}], seq=1, pinned=0)
+    assert await store.save_progress("research-t1", events=[started("research-t1", 1)], checkpoint=cp,
+                                     owner="w1") is False
+    await store.request_cancel("research-t1")
+    cp2 = Checkpoint(step=2, messages=[*cp.messages, {"role": "assistant", "content": "a"}], seq=2, pinned=0)
+    assert await store.save_progress("research-t1", events=[turn("research-t1", 2)], checkpoint=cp2,
+                                     saved_messages=1, owner="w1") is True
+    stored = await store.get_task("research-t1")
+    assert stored.steps == 2 and stored.last_seq == 2 and stored.cancel_requested
+    assert [e.seq for e in await store.list_events("research-t1")] == [1, 2]
+    loaded = await store.load_checkpoint("research-t1")
+    assert loaded is not None and len(loaded.messages) == 2
+    with pytest.raises(ConflictError, match="w1"):
+        await store.save_progress("research-t1", events=[turn("research-t1", 3, step=3)], owner="w2")
+    assert [e.seq for e in await store.list_events("research-t1")] == [1, 2]
+
+
 async def test_cancel_a_queued_task(store: Store) -> None:
     await store.create_task(task())
     flagged = await store.request_cancel("research-t1")

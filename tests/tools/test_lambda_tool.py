@@ -1,4 +1,5 @@
-"""LambdaTool: the event it sends, results and errors mapped for the model (botocore Stubber, real handler)."""
+"""LambdaTool: the event it sends, results and errors mapped for the model (answers stubbed at the wire, under
+the client's `before-send` event, so the request is the one the tool's light client really sends; real handler)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
+from botocore.retries.standard import ExponentialBackoff
 
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.tools import LambdaTool
@@ -36,6 +38,35 @@ def client():
     return boto3.client("lambda", region_name="us-east-1", config=lambda_client_config(60))
 
 
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+class WireStub:
+    """Answers the client's Invoke requests at the wire: each with the next queued (status, headers,
+    body), the last one again when the queue runs out (a retry meets the same answer). Records the
+    requests (method, URL, headers, body) as they were signed and sent."""
+
+    def __init__(self, client: Any) -> None:
+        self.answers: list[tuple[int, dict[str, str], bytes]] = []
+        self.requests: list[Any] = []
+        client.meta.events.register("before-send.lambda.Invoke", self)
+
+    def reply(self, payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> WireStub:
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.answers.append((status, headers or {}, raw))
+        return self
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse:
+        self.requests.append(request)
+        status, headers, raw = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return AWSResponse(request.url, status, headers, _Raw(raw))
+
+
 def expected_payload(task_id: str = "task-1", call_id: str = "call-1") -> bytes:
     event = {"arguments": ARGS.model_dump(mode="json", exclude_none=True), "task_id": task_id, "call_id": call_id}
     return json.dumps(event, ensure_ascii=False).encode()
@@ -47,57 +78,69 @@ async def call(client) -> dict[str, Any]:
 
 
 async def test_sends_the_documented_event_and_returns_data(client) -> None:
-    with Stubber(client) as stub:
-        stub.add_response(
-            "invoke", {"StatusCode": 200, "Payload": body({"ok": True, "data": {"best": "cooking"}, "error": None})},
-            expected_params={"FunctionName": "agents-classify-content", "InvocationType": "RequestResponse",
-                             "Payload": expected_payload()},
-        )
-        assert await call(client) == {"best": "cooking"}
-        stub.assert_no_pending_responses()
+    stub = WireStub(client).reply({"ok": True, "data": {"best": "cooking"}, "error": None})
+    assert await call(client) == {"best": "cooking"}
+    [request] = stub.requests
+    assert request.method == "POST" and request.body == expected_payload()
+    assert request.url == "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/agents-classify-content/invocations"
+    assert request.headers["X-Amz-Invocation-Type"] == "RequestResponse"
+    assert request.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+    assert "/us-east-1/lambda/aws4_request" in request.headers["Authorization"]
     assert isinstance(LambdaTool(SPEC, "f", client=client), Tool)
 
 
+async def test_a_function_arn_is_sent_escaped_in_the_path(client) -> None:
+    stub = WireStub(client).reply({"ok": True, "data": {}, "error": None})
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:agents-classify-content"
+    await LambdaTool(SPEC, arn, client=client).invoke(ARGS, task_id="t", call_id="c")
+    assert stub.requests[0].url.endswith(
+        "/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aagents-classify-content/invocations")
+
+
 async def test_ok_false_becomes_a_tool_error_with_the_message(client) -> None:
-    reply = {"ok": False, "data": None, "error": {"type": "not_found", "message": "no document with id 'x'"}}
-    with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 200, "Payload": body(reply)})
-        with pytest.raises(ToolError, match="no document with id 'x'"):
-            await call(client)
+    WireStub(client).reply({"ok": False, "data": None, "error": {"type": "not_found", "message": "no document with id 'x'"}})
+    with pytest.raises(ToolError, match="no document with id 'x'"):
+        await call(client)
 
 
 async def test_invalid_arguments_reply_is_a_tool_input_error(client) -> None:
-    reply = {"ok": False, "data": None, "error": {"type": "invalid_arguments", "message": "limit: too big"}}
-    with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 200, "Payload": body(reply)})
-        with pytest.raises(ToolInputError, match="limit: too big"):
-            await call(client)
+    WireStub(client).reply({"ok": False, "data": None, "error": {"type": "invalid_arguments", "message": "limit: too big"}})
+    with pytest.raises(ToolInputError, match="limit: too big"):
+        await call(client)
 
 
 async def test_function_error_is_a_tool_error(client) -> None:
     crash = {"errorMessage": "No module named 'pydantic'", "errorType": "Runtime.ImportModuleError"}
-    with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": body(crash)})
-        with pytest.raises(ToolError, match="classify_content crashed: Runtime.ImportModuleError: No module") as info:
-            await call(client)
+    WireStub(client).reply(crash, headers={"X-Amz-Function-Error": "Unhandled"})
+    with pytest.raises(ToolError, match="classify_content crashed: Runtime.ImportModuleError: No module") as info:
+        await call(client)
     assert not isinstance(info.value, ToolTimeoutError)
 
 
 async def test_function_timeout_is_a_tool_timeout(client) -> None:
     timeout = {"errorMessage": "2024-01-01T00:00:00Z abc Task timed out after 15.02 seconds"}
-    with Stubber(client) as stub:
-        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": body(timeout)})
-        with pytest.raises(ToolTimeoutError, match="timed out inside Lambda"):
-            await call(client)
+    WireStub(client).reply(timeout, headers={"X-Amz-Function-Error": "Unhandled"})
+    with pytest.raises(ToolTimeoutError, match="timed out inside Lambda"):
+        await call(client)
 
 
-async def test_throttling_is_a_retryable_tool_error(client) -> None:
-    with Stubber(client) as stub:
-        stub.add_client_error("invoke", service_error_code="TooManyRequestsException", service_message="Rate exceeded",
-                              http_status_code=429)
-        with pytest.raises(ToolError, match="TooManyRequestsException: Rate exceeded") as info:
-            await call(client)
+async def test_throttling_is_a_retryable_tool_error_after_the_clients_retry(client, monkeypatch) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
+    stub = WireStub(client).reply({"Type": "User", "message": "Rate exceeded"}, status=429,
+                                  headers={"x-amzn-ErrorType": "TooManyRequestsException"})
+    with pytest.raises(ToolError, match="TooManyRequestsException: Rate exceeded") as info:
+        await call(client)
     assert info.value.retryable
+    assert len(stub.requests) == 2  # the client's configured retry, then the error
+
+
+async def test_a_throttled_call_that_succeeds_on_its_retry_returns_the_data(client, monkeypatch) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.01)
+    stub = WireStub(client).reply({"message": "Rate exceeded"}, status=429,
+                                  headers={"x-amzn-ErrorType": "TooManyRequestsException"})
+    stub.reply({"ok": True, "data": {"best": "cooking"}, "error": None})
+    assert await call(client) == {"best": "cooking"}
+    assert len(stub.requests) == 2
 
 
 async def test_client_read_timeout_is_a_tool_timeout_after_one_retry() -> None:

@@ -13,9 +13,10 @@ Items, by key (every partition key starts with the agent's name, see `agent_runt
 | `<agent>#TASKS`, `<agent>#TASKS#<owner>` | `<created_at>#<task id>` | the task listing's index (`listing`) |
 | `<agent>#QUOTA#<principal>#<yyyy-mm-dd>` | `QUOTA` | a principal's stored bytes that UTC day (`used`) |
 
-A step writes only what is new: its events and messages (one BatchWriteItem) and the
-task item's counters (one conditional UpdateItem). Calls go through the low-level
-client (no Decimal conversions) on a thread pool.
+A progress write is one TransactWriteItems of only what is new: its events and messages, and
+the task item's counters conditional on the lease (`progress`). Calls use the low-level
+shapes (no Decimal conversions) through the client's light client (`agent_runtime.aws_light`)
+on a thread pool; the listing and the Scan keep the boto3 client.
 
 One part per concern, joined here: tasks and leases (`tasks`), events and checkpoints
 (`progress`), approvals (`approvals`), session memory (`sessions`); attribute encoding

@@ -25,7 +25,7 @@ class DynamoApprovals(DynamoTable):
     """The approvals part of the `Store` protocol over DynamoDB."""
 
     def _get_approval(self, task_id: str, call_id: str) -> ApprovalRecord:
-        item = self.client.get_item(TableName=self.table, Key=self._key(task_id, f"APR#{call_id}"),
+        item = self.api.get_item(TableName=self.table, Key=self._key(task_id, f"APR#{call_id}"),
                                     ConsistentRead=True).get("Item")
         if item is None:
             raise NotFoundError(f"no approval {call_id!r} for task {task_id!r}")
@@ -35,7 +35,7 @@ class DynamoApprovals(DynamoTable):
         def create() -> ApprovalRecord:
             item = approval_item(approval, time.time() + self.retention_s)
             try:
-                self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+                self.api.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
@@ -74,7 +74,7 @@ class DynamoApprovals(DynamoTable):
                 if unless_cancelled:
                     self._decide_unless_cancelled(task_id, request)
                     return self._get_approval(task_id, call_id)
-                out = self.client.update_item(**request, ReturnValues="ALL_NEW")
+                out = self.api.update_item(**request, ReturnValues="ALL_NEW")
             except ClientError as exc:
                 if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                     raise
@@ -90,7 +90,7 @@ class DynamoApprovals(DynamoTable):
         """The decision's update in one transaction with a check that the task's cancel was not
         requested, so a decision and a cancel are ordered by the store (one of them loses)."""
         check = Update()
-        self.client.transact_write_items(TransactItems=[
+        self.api.transact_write_items(TransactItems=[
             {"ConditionCheck": {"TableName": self.table, "Key": self._key(task_id),
                                 "ConditionExpression": f"attribute_exists(pk) AND {check.not_cancelled()}",
                                 "ExpressionAttributeNames": check.names, "ExpressionAttributeValues": check.values}},

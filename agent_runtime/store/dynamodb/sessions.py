@@ -35,7 +35,7 @@ class DynamoSessions(DynamoTable):
 
         def add() -> None:
             for attempt in range(6):
-                out = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
+                out = self.api.query(TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :m)",
                                         ExpressionAttributeValues={":pk": pk, ":m": s("MSG#")}, ScanIndexForward=False,
                                         Limit=1, ConsistentRead=True, ProjectionExpression="sk")
                 items = out.get("Items", [])
@@ -45,14 +45,14 @@ class DynamoSessions(DynamoTable):
                                  "Item": {"pk": pk, "sk": s(f"MSG#{start + i:08d}"), "data": s(dumps(m)),
                                           "expires_at": expires}}} for i, m in enumerate(messages)]
                 try:
-                    self.client.transact_write_items(TransactItems=puts[:100])
+                    self.api.transact_write_items(TransactItems=puts[:100])
                 except ClientError as exc:  # another task of the session appended first: recount
                     if error_code(exc) != "TransactionCanceledException" or attempt == 5:
                         raise
                     time.sleep(0.05 * (attempt + 1))
                     continue
                 for i in range(100, len(puts), 100):  # the indexes are ours now
-                    self.client.transact_write_items(TransactItems=puts[i:i + 100])
+                    self.api.transact_write_items(TransactItems=puts[i:i + 100])
                 return
 
         if messages:

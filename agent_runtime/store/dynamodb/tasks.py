@@ -91,9 +91,9 @@ class DynamoTasks(DynamoListing):
                           if w is not None]
                 try:
                     if len(writes) == 1:
-                        self.client.put_item(**put_task["Put"])
+                        self.api.put_item(**put_task["Put"])
                     else:
-                        self.client.transact_write_items(TransactItems=writes)
+                        self.api.transact_write_items(TransactItems=writes)
                     return task, True
                 except ClientError as exc:
                     codes = _failed_writes(exc, len(writes))
@@ -130,7 +130,7 @@ class DynamoTasks(DynamoListing):
     def _quota_used(self, quota: QuotaCharge) -> int:
         """The counter's bytes (for the refusal's message)."""
         key = {"pk": s(quota.key), "sk": s(QUOTA_SK)}
-        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        item = self.api.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return int(num(item.get("used"))) if item else 0
 
     def _task_item(self, task: TaskRecord) -> Item:
@@ -156,7 +156,7 @@ class DynamoTasks(DynamoListing):
         if key is None:
             return None
         session_key = {"pk": s(key), "sk": s(SESSION_SK)}
-        item = self.client.get_item(TableName=self.table, Key=session_key, ConsistentRead=True).get("Item")
+        item = self.api.get_item(TableName=self.table, Key=session_key, ConsistentRead=True).get("Item")
         last_seq = int(num(item.get("last_seq"))) if item else 0
         last_task = text(item.get("last_task")) if item else None
         if busy == "reject" and last_task is not None:
@@ -173,7 +173,7 @@ class DynamoTasks(DynamoListing):
 
     def _replayed(self, idem_key: Item, body_hash: str | None) -> tuple[TaskRecord, bool]:
         """The task an earlier request with the same idempotency key created."""
-        existing = self.client.get_item(TableName=self.table, Key=idem_key, ConsistentRead=True).get("Item")
+        existing = self.api.get_item(TableName=self.table, Key=idem_key, ConsistentRead=True).get("Item")
         if existing is None:  # expired between the two calls; the caller may retry
             raise ConflictError("the Idempotency-Key is being reused concurrently; retry")
         if existing["body_hash"]["S"] != (body_hash or ""):
@@ -269,7 +269,7 @@ class DynamoTasks(DynamoListing):
             event_item = {**self._key(task_id, f"EVT#{row.seq:010d}"), "type": s(row.type), "data": s(row.data),
                           "expires_at": self._expires()}
             try:
-                self.client.transact_write_items(TransactItems=[
+                self.api.transact_write_items(TransactItems=[
                     {"Update": upd.request(self.table, self._key(task_id), cond)},
                     {"Put": {"TableName": self.table, "Item": event_item,
                              "ConditionExpression": "attribute_not_exists(pk)"}},

@@ -1,0 +1,297 @@
+"""A light caller for the AWS calls a task makes on every step: DynamoDB's and SQS's JSON APIs, Lambda's Invoke.
+
+A boto3 call costs about 0.9 ms of CPU, most of it in what does not change from one call to the
+next: parameter validation against the service model, serialization through the model, endpoint
+rules, a dozen events, response parsing through the model. `LightClient` takes everything fixed
+from a boto3 client once (endpoint URL with AWS_ENDPOINT_URL* and the region applied, credentials
+as boto3 resolved them, refreshed when they expire, the HTTP session with its pool, proxies and
+TLS settings, the retry handler) and makes each call with only what varies:
+
+- the body: the parameters as JSON, once (DynamoDB's wire format is the low-level client's shapes);
+- a SigV4 signature (`sign_v4`: what botocore's `SigV4Auth` computes, with the client's frozen credentials,
+  at a tenth of its CPU; tests/test_aws_light.py compares the two);
+- the client's own `before-send` event (test doubles and moto's in-process mock answer there), then
+  the request on a kept-alive connection of the thread (`agent_runtime.aws_http`; botocore's HTTP
+  session for an endpoint behind a proxy), and on a failure the client's `needs-retry` event:
+  botocore's standard retry handler decides and backs off exactly as for a boto3 call (throttling,
+  5xx, connection errors, max attempts, retry quota), and `after-call` as boto3 fires it;
+- the answer as JSON; a failure raises the client's modeled `ClientError` subclass with the same
+  `response` dict boto3 builds (`Error.Code`, `Error.Message`, `CancellationReasons`, ...).
+
+Calls are made by the boto3 method names (`light.get_item(...)`), so a store can use the light
+client and the boto3 client interchangeably; `light_client(client)` gives the client itself back
+when it is not a botocore client (a test's wrapper), which then serves every call.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.client import BaseClient
+from botocore.compat import get_current_datetime
+from botocore.exceptions import NoCredentialsError
+from botocore.utils import normalize_url_path
+
+from agent_runtime.aws_http import Headers, KeptConnections, host_header
+
+CallListener = Callable[[str, str], None]  # (service, operation), once per call (not per retry)
+
+
+_light: weakref.WeakKeyDictionary[BaseClient, LightClient] = weakref.WeakKeyDictionary()
+_light_lock = threading.Lock()
+
+
+def light_client(client: Any) -> Any:
+    """The `LightClient` over a botocore client (one per client: its users share its connections);
+    anything else (a test's wrapper) is returned as it is."""
+    if not isinstance(client, BaseClient):
+        return client
+    with _light_lock:
+        light = _light.get(client)
+        if light is None:
+            light = _light[client] = LightClient(client)
+        return light
+
+
+class LightClient:
+    """Calls one service's JSON operations (and Lambda's Invoke) with what the boto3 `client` resolved."""
+
+    def __init__(self, client: BaseClient) -> None:
+        meta = client.meta
+        model = meta.service_model
+        self.client = client
+        self.service = model.service_name
+        self._protocol = model.resolved_protocol
+        self._service_id = model.service_id.hyphenize()
+        self._target = model.metadata.get("targetPrefix", "")
+        self._content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
+        self._url = meta.endpoint_url.rstrip("/")
+        signer = client._request_signer  # region and signing name as the client resolved them
+        self._credentials = signer._credentials  # noqa: SLF001  # refreshable credentials refresh themselves
+        self._signing = (signer.signing_name, signer.region_name)
+        self._endpoint = client._endpoint  # noqa: SLF001
+        self._session = self._endpoint.http_session  # botocore's: for an endpoint behind a proxy
+        self._kept = _direct(self._session, self._url, meta.config)
+        self._events = meta.events
+        self._names = meta.method_to_api_mapping
+        self._max_attempts = _max_attempts(client)
+        self.listeners: list[CallListener] = []
+
+    def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
+        if method.startswith("_"):  # not an operation (and never looked up before __init__ set _names)
+            raise AttributeError(method)
+        operation = self._names.get(method)
+        if operation is None:
+            raise AttributeError(method)
+        call = functools.partial(self.call, operation)
+        setattr(self, method, call)  # found once
+        return call
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One JSON-protocol operation; the answer as boto3's low-level client returns it."""
+        if self._protocol != "json":
+            raise ValueError(f"{self.service} does not speak the JSON protocol; only its JSON operations are light")
+        body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": self._content_type, "X-Amz-Target": f"{self._target}.{operation}"}
+        return self._send(operation, self._url + "/", headers, body, _json_reply)
+
+    def invoke(self, *, FunctionName: str, Payload: bytes,  # noqa: N803  # boto3's parameter names
+               InvocationType: str = "RequestResponse") -> dict[str, Any]:
+        """Lambda's Invoke (REST): `Payload` in the answer is the function's reply as bytes."""
+        if self.service != "lambda":
+            raise ValueError("invoke is Lambda's")
+        url = f"{self._url}/2015-03-31/functions/{quote(FunctionName, safe='')}/invocations"
+        headers = {"X-Amz-Invocation-Type": InvocationType, "Content-Type": "application/octet-stream"}
+        return self._send("Invoke", url, headers, Payload, _invoke_reply)
+
+    def _send(self, operation: str, url: str, headers: dict[str, str], body: bytes,
+              reply: Callable[[AWSResponse], dict[str, Any]]) -> dict[str, Any]:
+        for listener in self.listeners:
+            listener(self.service, operation)
+        op_model = self.client.meta.service_model.operation_model(operation)
+        context: dict[str, Any] = {}
+        attempts, invocation = 1, str(uuid.uuid4())
+        while True:
+            http: AWSResponse | None = None
+            parsed: dict[str, Any] | None = None
+            caught: Exception | None = None
+            try:
+                http = self._attempt(operation, url, headers, body, attempts, invocation)
+                parsed = reply(http) if http.status_code < 300 else _error_reply(http)
+            except Exception as exc:  # as botocore's endpoint: the retry handler judges it
+                caught = exc
+            if http is None or parsed is None or http.status_code >= 300:
+                delay = _first(self._events.emit(
+                    f"needs-retry.{self._service_id}.{operation}", response=None if caught else (http, parsed),
+                    endpoint=self._endpoint, operation=op_model, attempts=attempts, caught_exception=caught,
+                    request_dict={"context": context}))
+                if delay is not None and delay is not False:  # as botocore's endpoint: 0 is a retry at once
+                    time.sleep(delay)
+                    attempts += 1
+                    continue
+                if caught is not None:
+                    raise caught
+            # As boto3: after-call gives back retry quota, and maps an error's code where a service needs it.
+            self._events.emit(f"after-call.{self._service_id}.{operation}", http_response=http, parsed=parsed,
+                              model=op_model, context=context)
+            assert http is not None and parsed is not None
+            if http.status_code < 300:
+                return parsed
+            code = context.get("error_code_override") or parsed["Error"]["Code"]
+            raise self.client.exceptions.from_code(code)(parsed, operation)
+
+    def _attempt(self, operation: str, url: str, headers: dict[str, str], body: bytes, attempt: int,
+                 invocation: str) -> AWSResponse:
+        """One signed attempt: the client's `before-sign` handlers may add headers (a trace header), its
+        `before-send` handlers may answer (a mock), else HTTP. The SDK's attempt headers are botocore's."""
+        credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
+        if credentials is None:
+            raise NoCredentialsError()
+        request = _Unsigned(url, Headers(headers), body)
+        request.headers["amz-sdk-invocation-id"] = invocation
+        request.headers["amz-sdk-request"] = f"attempt={attempt}; max={self._max_attempts}"
+        self._events.emit(f"before-sign.{self._service_id}.{operation}", request=request, operation_name=operation,
+                          signing_name=self._signing[0], region_name=self._signing[1], signature_version="v4",
+                          request_signer=self.client._request_signer)  # noqa: SLF001
+        signed = sign_v4(request.headers, url, body, credentials, *self._signing)
+        prepared = AWSPreparedRequest("POST", url, signed, body, False)
+        answer = _first(self._events.emit(f"before-send.{self._service_id}.{operation}", request=prepared))
+        if answer is not None:
+            return answer  # type: ignore[no-any-return]
+        if self._kept is not None and prepared.url.startswith(self._url):
+            return self._kept.send("POST", prepared.url, prepared.headers, body)
+        return self._session.send(prepared)  # type: ignore[no-any-return]
+
+
+def sign_v4(headers: dict[str, str], url: str, body: bytes, credentials: Any, service: str, region: str,
+            when: datetime.datetime | None = None) -> dict[str, str]:
+    """`headers` with the SigV4 headers of a request (botocore's `SigV4Auth`, for a POST whose headers
+    are all signed; about a tenth of its CPU: no header maps, no URL parsing beyond the path)."""
+    stamp = (when or get_current_datetime()).strftime("%Y%m%dT%H%M%SZ")
+    headers["X-Amz-Date"] = stamp
+    if credentials.token:
+        headers["X-Amz-Security-Token"] = credentials.token
+    host, path, query = _url_parts(url)
+    signed = sorted([("host", host), *((k.lower(), " ".join(v.split())) for k, v in headers.items())])
+    names = ";".join(k for k, _ in signed)
+    canonical = "\n".join([
+        "POST", path, query,
+        "".join(f"{k}:{v}\n" for k, v in signed), names, hashlib.sha256(body).hexdigest(),
+    ])
+    scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
+    to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signature = hmac.new(_signing_key(credentials.secret_key, stamp[:8], region, service), to_sign.encode(),
+                         hashlib.sha256).hexdigest()
+    headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+                                f"SignedHeaders={names}, Signature={signature}")
+    return headers
+
+
+@functools.lru_cache(maxsize=256)
+def _url_parts(url: str) -> tuple[str, str, str]:
+    """A URL's signed host, canonical path and query (a client calls a handful of URLs)."""
+    split = urlsplit(url)
+    return host_header(split), quote(normalize_url_path(split.path), safe="/~"), split.query
+
+
+@functools.lru_cache(maxsize=16)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    key = f"AWS4{secret}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+class _Unsigned:
+    """The request as `before-sign` handlers see it (what they use of botocore's `AWSRequest`), without
+    that class's header map and body preparation."""
+
+    method = "POST"
+
+    def __init__(self, url: str, headers: Headers, body: bytes) -> None:
+        self.url, self.headers, self.body, self.data = url, headers, body, body
+        self.context: dict[str, Any] = {}
+        self.params: dict[str, Any] = {}
+
+
+def _max_attempts(client: BaseClient) -> int:
+    """The attempts botocore's standard retries give a call of this client (for the `amz-sdk-request` header)."""
+    from botocore.retries import standard
+
+    configured = (client.meta.config.retries or {}).get("total_max_attempts")
+    by_service: dict[str, int] = getattr(standard, "_SERVICE_MAX_ATTEMPTS", {})
+    return int(configured or by_service.get(client.meta.service_model.service_id.hyphenize(),
+                                            standard.DEFAULT_MAX_ATTEMPTS))
+
+
+def _direct(session: Any, url: str, config: Any) -> KeptConnections | None:
+    """Kept connections to the endpoint, unless botocore's session would reach it through a proxy."""
+    if session._proxy_config.proxy_url_for(url):  # noqa: SLF001
+        return None
+    return KeptConnections(url, connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                           verify=session._verify, keepalive=bool(config.tcp_keepalive))  # noqa: SLF001
+
+
+def _first(responses: list[tuple[Any, Any]]) -> Any:
+    for _, value in responses:
+        if value is not None:
+            return value
+    return None
+
+
+def _metadata(http: AWSResponse) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in http.headers.items()}
+    return {"RequestId": headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": http.status_code, "HTTPHeaders": headers,
+            "RetryAttempts": 0}
+
+
+def _json_reply(http: AWSResponse) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(http.content) if http.content else {}
+    parsed["ResponseMetadata"] = _metadata(http)
+    return parsed
+
+
+def _invoke_reply(http: AWSResponse) -> dict[str, Any]:
+    from io import BytesIO
+
+    from botocore.response import StreamingBody
+
+    parsed: dict[str, Any] = {"StatusCode": http.status_code, "ResponseMetadata": _metadata(http),
+                              "Payload": StreamingBody(BytesIO(http.content), len(http.content))}
+    for header, key in (("X-Amz-Function-Error", "FunctionError"), ("X-Amz-Executed-Version", "ExecutedVersion")):
+        value = http.headers.get(header)
+        if value is not None:
+            parsed[key] = value
+    return parsed
+
+
+def _error_reply(http: AWSResponse) -> dict[str, Any]:
+    """A failed call's `response`, as botocore's JSON parsers build it."""
+    try:
+        body = json.loads(http.content) if http.content else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.pop("__type", "") or http.headers.get("x-amzn-ErrorType", "") or http.status_code)
+    code = code.rsplit("#", 1)[-1].split(":", 1)[0]
+    message = str(body.pop("message", "") or body.pop("Message", ""))
+    error = {"Code": code, "Message": message}
+    query_error = http.headers.get("x-amzn-query-error")  # a query-compatible service's code (SQS)
+    if query_error and ";" in query_error:  # as botocore: that code, the shape's name kept beside it
+        error["Code"], error["Type"] = query_error.split(";", 1)
+        error["QueryErrorCode"] = code
+    return {**body, "Error": error, "ResponseMetadata": _metadata(http)}
