@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     reports_bucket: str | None = None
     # Tasks one container runs at once: `make bench`'s packing figure (section P, tasks per core) times the
     # default Fargate size's vCPUs (0.5); tests/test_packing_defaults.py keeps the two in step.
-    worker_concurrency: int = Field(100, ge=1, le=10_000)
+    worker_concurrency: int = Field(150, ge=1, le=10_000)
     approval_timeout_policy: ApprovalTimeoutPolicy = Field(
         "deny", description="what a sensitive call's approval becomes when nobody decides before its deadline"
     )
