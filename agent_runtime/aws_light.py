@@ -30,6 +30,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 import uuid
@@ -44,7 +45,9 @@ from botocore.compat import get_current_datetime
 from botocore.exceptions import NoCredentialsError
 from botocore.utils import normalize_url_path
 
+from agent_runtime import envnames as env
 from agent_runtime.aws_http import Headers, KeptConnections, host_header
+from agent_runtime.errors import ConfigurationError
 
 CallListener = Callable[[str, str], None]  # (service, operation), once per call (not per retry)
 
@@ -55,14 +58,23 @@ _light_lock = threading.Lock()
 
 def light_client(client: Any) -> Any:
     """The `LightClient` over a botocore client (one per client: its users share its connections);
-    anything else (a test's wrapper) is returned as it is."""
-    if not isinstance(client, BaseClient):
+    anything else (a test's wrapper) is returned as it is, and so is every client when
+    `AGENT_PLATFORM_AWS_TRANSPORT=boto3` (`Settings.aws_transport`, which validates it at startup)."""
+    if not isinstance(client, BaseClient) or transport() == "boto3":
         return client
     with _light_lock:
         light = _light.get(client)
         if light is None:
             light = _light[client] = LightClient(client)
         return light
+
+
+def transport() -> str:
+    """`light` or `boto3`, from the environment (the setting's own variable)."""
+    value = os.environ.get(env.AWS_TRANSPORT, "light").strip().lower() or "light"
+    if value not in ("light", "boto3"):
+        raise ConfigurationError(f"{env.AWS_TRANSPORT} must be light or boto3, not {value!r}")
+    return value
 
 
 class LightClient:

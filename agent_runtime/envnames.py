@@ -25,6 +25,7 @@ API_KEYS_SECRET = PREFIX + "API_KEYS_SECRET"  # Secrets Manager secret id holdin
 LLM_SECRET = PREFIX + "LLM_SECRET"  # Secrets Manager secret id holding the LLM API key (AWS)
 TOOL_FUNCTIONS = PREFIX + "TOOL_FUNCTIONS"  # JSON object {tool_name: function name or ARN}
 WORKER_CONCURRENCY = PREFIX + "WORKER_CONCURRENCY"
+AWS_TRANSPORT = PREFIX + "AWS_TRANSPORT"  # light (default) | boto3: how the per-step AWS calls are made
 APPROVAL_TIMEOUT_POLICY = PREFIX + "APPROVAL_TIMEOUT_POLICY"  # deny (default) | approve
 QUEUE_VISIBILITY_S = PREFIX + "QUEUE_VISIBILITY_S"  # seconds a received task message stays hidden (SQS)
 MAX_ATTEMPTS = PREFIX + "MAX_ATTEMPTS"  # attempts at a task before the worker fails it

@@ -24,6 +24,7 @@ from botocore.retries.standard import ExponentialBackoff
 
 from agent_runtime.aws_http import KeptConnections
 from agent_runtime.aws_light import LightClient, light_client, sign_v4
+from agent_runtime.errors import ConfigurationError
 
 WHEN = datetime.datetime(2026, 12, 1, 12, 0, 0)
 
@@ -115,6 +116,27 @@ def test_one_light_client_per_client_and_none_for_a_wrapper() -> None:
     assert light_client(client) is light_client(client) and isinstance(light_client(client), LightClient)
     wrapper = object()
     assert light_client(wrapper) is wrapper
+
+
+async def test_the_boto3_transport_setting_sends_every_call_through_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch back, should the light transport misbehave against an endpoint: the same store, on boto3."""
+    from moto import mock_aws
+
+    from agent_runtime.store.base import TaskRecord
+    from agent_runtime.store.dynamodb import DynamoStore, create_table
+
+    monkeypatch.setenv("AGENT_PLATFORM_AWS_TRANSPORT", "boto3")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "platform")
+        store = DynamoStore("platform", client=client)
+        assert store.api is client and not isinstance(light_client(_dynamodb()), LightClient)
+        await store.create_task(TaskRecord(task_id="research-1", agent="research", input="hello"))
+        assert (await store.get_task("research-1")).input == "hello"
+        await store.close()
+    monkeypatch.setenv("AGENT_PLATFORM_AWS_TRANSPORT", "fast")
+    with pytest.raises(ConfigurationError, match="AGENT_PLATFORM_AWS_TRANSPORT must be light or boto3, not 'fast'"):
+        light_client(_dynamodb())
 
 
 class Server:
