@@ -72,7 +72,7 @@ def light_client(client: Any) -> Any:
 def transport() -> str:
     """`light` or `boto3`, from the environment (the setting's own variable)."""
     value = os.environ.get(env.AWS_TRANSPORT, "light").strip().lower() or "light"
-    if value not in ("light", "boto3"):
+    if value not in env.AWS_TRANSPORTS:
         raise ConfigurationError(f"{env.AWS_TRANSPORT} must be light or boto3, not {value!r}")
     return value
 

@@ -26,6 +26,7 @@ LLM_SECRET = PREFIX + "LLM_SECRET"  # Secrets Manager secret id holding the LLM 
 TOOL_FUNCTIONS = PREFIX + "TOOL_FUNCTIONS"  # JSON object {tool_name: function name or ARN}
 WORKER_CONCURRENCY = PREFIX + "WORKER_CONCURRENCY"
 AWS_TRANSPORT = PREFIX + "AWS_TRANSPORT"  # light (default) | boto3: how the per-step AWS calls are made
+AWS_TRANSPORTS = ("light", "boto3")
 APPROVAL_TIMEOUT_POLICY = PREFIX + "APPROVAL_TIMEOUT_POLICY"  # deny (default) | approve
 QUEUE_VISIBILITY_S = PREFIX + "QUEUE_VISIBILITY_S"  # seconds a received task message stays hidden (SQS)
 MAX_ATTEMPTS = PREFIX + "MAX_ATTEMPTS"  # attempts at a task before the worker fails it

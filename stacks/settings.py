@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from agent_runtime import envnames as env
 from agent_runtime.agent_file import (
     FARGATE_MEMORY,
     AgentFileError,
@@ -132,6 +133,7 @@ class PlatformSettings:
     approval_timeout_policy: ApprovalTimeoutPolicy = "deny"
     traces: bool = False  # the agents send OpenTelemetry traces to X-Ray's OTLP endpoint (docs/traces.md)
     trace_sample_percent: int = 100  # of the tasks (traces begun by the platform) that are traced
+    aws_transport: str = "light"  # how the agents make their per-step AWS calls: light | boto3
 
     @property
     def https(self) -> bool:
@@ -306,7 +308,7 @@ _KNOWN_KEYS = frozenset({
     "worker_concurrency", "image_uri", "container_architecture", "powertools_layer_arn", "alarm_email",
     "alarm_topic_arn", "retain_data", "existing_table_name", "existing_documents_bucket", "existing_reports_bucket",
     "existing_llm_api_key_secret", "existing_api_keys_secret", "alb_idle_timeout_s", "fargate_spot", "backlog_per_task",
-    "approval_timeout_policy", "traces", "trace_sample_percent",
+    "approval_timeout_policy", "traces", "trace_sample_percent", "aws_transport",
 })
 
 
@@ -385,6 +387,7 @@ def load_settings(context: Mapping[str, Any]) -> PlatformSettings:
             "approval_timeout_policy", "deny", APPROVAL_TIMEOUT_POLICIES, upper=False)),
         traces=r.boolean("traces", False),
         trace_sample_percent=r.integer("trace_sample_percent", 100, 0, 100),
+        aws_transport=r.choice("aws_transport", "light", env.AWS_TRANSPORTS, upper=False),
     )
     r.problems += _cross_checks(settings)
     if not (settings.https or settings.allow_http or context.get("certificate_arn")):  # a bad ARN is reported

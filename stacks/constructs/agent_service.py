@@ -79,6 +79,7 @@ def container_environment(
         env.DATA_DIR: CONTAINER_DATA_DIR,
         env.WORKER_CONCURRENCY: str(agent.concurrency or settings.worker_concurrency),
         env.APPROVAL_TIMEOUT_POLICY: settings.approval_timeout_policy,
+        env.AWS_TRANSPORT: settings.aws_transport,
         # Four eyes on sensitive calls: a submitter may not approve its own (admin keys excepted).
         env.REQUIRE_SECOND_APPROVER: "true",
         # What the queue was deployed with: the worker receives with this visibility and fails a task

@@ -30,10 +30,12 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 @pytest.fixture(scope="session")
 def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     """The other branches at once: plain HTTP for a throwaway deployment (allow_http), no NAT gateway, a
-    prebuilt ECR image, approvals that time out to "approve", a queue visibility and redrive limit of its own."""
+    prebuilt ECR image, approvals that time out to "approve", a queue visibility and redrive limit of its own,
+    every AWS call of the agents through boto3."""
     yield synthesize(tmp_path_factory.mktemp("cdk-variant"), allow_http=True, nat_gateways=0,
                      image_uri=IMAGE_URI, alarm_email="ops@example.com",
-                     approval_timeout_policy="approve", queue_visibility_s=600, max_receive_count=8)
+                     approval_timeout_policy="approve", queue_visibility_s=600, max_receive_count=8,
+                     aws_transport="boto3")
 
 
 @pytest.fixture(scope="session")

@@ -179,6 +179,11 @@ def test_service_gets_the_configured_approval_timeout_policy(variant_synth: Synt
     assert _env(variant_synth, agent)[env.APPROVAL_TIMEOUT_POLICY] == "approve"
 
 
+@pytest.mark.parametrize(("which", "value"), [("default_synth", "light"), ("variant_synth", "boto3")])
+def test_service_gets_the_aws_transport(request: pytest.FixtureRequest, which: str, value: str) -> None:
+    assert {_env(request.getfixturevalue(which), agent)[env.AWS_TRANSPORT] for agent in NAMES} == {value}
+
+
 @pytest.mark.parametrize("agent", NAMES)
 def test_service_is_not_given_the_reports_bucket(default_synth: Synth, agent: str) -> None:
     """Reports are written by the publish_report function; the task role has no write access to them."""

@@ -113,6 +113,13 @@ def test_per_agent_size_problems_name_the_agent() -> None:
     ]
 
 
+def test_aws_transport_is_light_or_boto3() -> None:
+    assert settings_from({}).aws_transport == CDK_JSON_CONTEXT["aws_transport"] == "light"
+    assert settings_from({"aws_transport": " Boto3"}).aws_transport == "boto3"
+    with pytest.raises(SettingsError, match="aws_transport: expected one of light, boto3, got 'fast'"):
+        settings_from({"aws_transport": "fast"})
+
+
 def test_approval_timeout_policy_defaults_to_deny() -> None:
     assert settings_from({}).approval_timeout_policy == "deny"
 
