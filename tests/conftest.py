@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.openai_server import module_fake_openai  # one fake Chat Completions server per test module
+
+__all__ = ["module_fake_openai"]
+
 _CLEARED = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AGENT_PLATFORM_MODEL", "AGENT_PLATFORM_BASE_URL",
             "AGENT_PLATFORM_API_KEY", "AGENT_PLATFORM_TOOL_FUNCTIONS", "AWS_PROFILE", "AWS_ENDPOINT_URL")
 

@@ -29,23 +29,17 @@ ANSWER = "The echo tool said hi, so the answer is: hi. Nothing else was needed f
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def gate() -> threading.Event:
     return threading.Event()
 
 
 @pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAIServer, gate: threading.Event) -> Iterator[User]:
+def user(tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAIServer, gate: threading.Event) -> Iterator[User]:
     tools = make_tools()
     tools["echo"].gate = gate
 
     def factory(spec: AgentSpec, settings: Settings) -> AgentRuntime:
-        return AgentRuntime(spec, OpenAIModel("gpt-4o-mini", base_url=fake.base_url), tools)  # type: ignore[arg-type]
+        return AgentRuntime(spec, OpenAIModel("gpt-4o-mini", base_url=module_fake_openai.base_url), tools)  # type: ignore[arg-type]
 
     with serving(tmp_path_factory.mktemp("live-deltas"), factory) as u:
         yield u
@@ -76,9 +70,9 @@ def sse_messages(user: User, task_id: str, headers: dict[str, str] | None = None
     return out
 
 
-def test_followers_see_deltas_live_and_the_store_keeps_none(user: User, fake: FakeOpenAIServer,
+def test_followers_see_deltas_live_and_the_store_keeps_none(user: User, module_fake_openai: FakeOpenAIServer,
                                                              gate: threading.Event) -> None:
-    fake.script(use_tools(call("echo", {"text": "hi"}), text=THOUGHT), say(ANSWER))
+    module_fake_openai.script(use_tools(call("echo", {"text": "hi"}), text=THOUGHT), say(ANSWER))
     task_id = user.submit("echo hi, then answer")
     messages = sse_messages(user, task_id, on_message=gate.set)  # the echo call ends once we follow
 
@@ -102,4 +96,4 @@ def test_followers_see_deltas_live_and_the_store_keeps_none(user: User, fake: Fa
     assert len(user.events(task_id)) == len(stored)
     resumed = sse_messages(user, task_id, {"Last-Event-ID": "1"})  # a reconnect replays no delta
     assert [m["event"] for m in resumed] == [m["event"] for m in stored[1:]]
-    assert fake.chat_requests[-1]["stream"] is True
+    assert module_fake_openai.chat_requests[-1]["stream"] is True

@@ -29,23 +29,17 @@ ANSWER = ("# Canary releases\n\nSend a small share of the traffic to the new ver
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def gate() -> threading.Event:
     return threading.Event()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAIServer, gate: threading.Event) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, module_fake_openai: FakeOpenAIServer, gate: threading.Event) -> Iterator[str]:
     tools = {"search_documents": CountingTool("search_documents", gate=gate),
              "publish_report": CountingTool("publish_report", sensitive=True)}
 
     def factory(spec: AgentSpec, settings: Settings) -> AgentRuntime:
-        return AgentRuntime(spec, OpenAIModel("gpt-4o-mini", base_url=fake.base_url), tools)  # type: ignore[arg-type]
+        return AgentRuntime(spec, OpenAIModel("gpt-4o-mini", base_url=module_fake_openai.base_url), tools)  # type: ignore[arg-type]
 
     settings = Settings(data_dir=Path(tmp_path_factory.mktemp("live-draft")), api_keys=API_KEY, store="sqlite",
                         queue="local", agent=None)
@@ -58,8 +52,8 @@ def _draft_text(page: Page) -> str:
 
 
 def test_the_answer_is_drafted_as_the_model_writes_it_then_rendered(
-        server: str, fake: FakeOpenAIServer, gate: threading.Event, tab: Tab) -> None:
-    fake.script(use_tools(call("search_documents", {"text": "canary releases"})),
+        server: str, module_fake_openai: FakeOpenAIServer, gate: threading.Event, tab: Tab) -> None:
+    module_fake_openai.script(use_tools(call("search_documents", {"text": "canary releases"})),
                 say(ANSWER, chunk_delay_s=0.08))  # about 40 pieces: 3 s of writing
     page = tab.page
     sign_in(page, server)
@@ -82,4 +76,4 @@ def test_the_answer_is_drafted_as_the_model_writes_it_then_rendered(
     expect(answer.locator("strong")).to_have_text("small blast radius")
     assert types(page) == ["task.started", "model.turn", "tool.started", "tool.finished", "model.turn",
                            "task.finished"]
-    assert fake.chat_requests[-1]["stream"] is True
+    assert module_fake_openai.chat_requests[-1]["stream"] is True

@@ -618,6 +618,13 @@ def fake_openai() -> Iterator[FakeOpenAIServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def module_fake_openai() -> Iterator[FakeOpenAIServer]:
+    """One running fake server (no API key) for the tests of a module."""
+    with FakeOpenAIServer() as server:
+        yield server
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the server as a process (for benchmarks): prints `READY <base_url>` once listening,
     serves until SIGTERM or Ctrl-C."""
