@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -34,25 +35,26 @@ class Spans:
         return [s for s in self.all if s.parent is not None and s.parent.span_id == parent.context.span_id]
 
 
-def _install(capture: bool) -> tuple[Spans, TracerProvider]:
+@contextmanager
+def _installed(capture: bool) -> Iterator[Spans]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing.install(provider, capture=capture)
-    return Spans(exporter), provider
+    try:
+        yield Spans(exporter)
+    finally:
+        tracing.uninstall()
+        provider.shutdown()
 
 
 @pytest.fixture
 def spans() -> Iterator[Spans]:
-    recorded, provider = _install(capture=False)
-    yield recorded
-    tracing.uninstall()
-    provider.shutdown()
+    with _installed(capture=False) as recorded:
+        yield recorded
 
 
 @pytest.fixture
 def captured_spans() -> Iterator[Spans]:
-    recorded, provider = _install(capture=True)
-    yield recorded
-    tracing.uninstall()
-    provider.shutdown()
+    with _installed(capture=True) as recorded:
+        yield recorded
