@@ -49,6 +49,13 @@ class User:
             assert time.monotonic() < deadline, f"the task never reached the expected state: {task}"
             time.sleep(0.05)
 
+    def until_event(self, task_id: str, event_type: str, within_s: float = 15.0) -> None:
+        """Wait until the task's event log holds an event of `event_type` (fails the test after `within_s`)."""
+        deadline = time.monotonic() + within_s
+        while event_type not in (types := self.types(task_id)):
+            assert time.monotonic() < deadline, f"no {event_type} event arrived: {types}"
+            time.sleep(0.05)
+
     def events(self, task_id: str) -> list[dict[str, Any]]:
         r = self.http.get(f"/tasks/{task_id}/events", params={"format": "json"})
         assert r.status_code == 200, r.text

@@ -61,7 +61,7 @@ def test_an_approval_is_seen_by_polling(user: User) -> None:
 
 def test_a_cancel_is_seen_by_polling(user: User) -> None:
     task_id = user.submit("slow")  # a 30 s tool call
-    user.until(task_id, lambda t: t["state"] == "running")
+    user.until_event(task_id, "tool.started")  # "running" alone comes before the call: the cancel could beat it
     assert user.http.post(f"/tasks/{task_id}/cancel").status_code == 202
     task = user.ended(task_id, within_s=5)
     assert task["state"] == "cancelled"
