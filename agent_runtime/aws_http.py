@@ -77,11 +77,10 @@ class _Stale(Exception):
     """A kept connection was closed before the answer began: send again on a new one."""
 
 
-class KeptConnections:
-    """Sends requests to one endpoint (scheme, host, port) on a kept-alive connection per thread."""
+class Endpoint:
+    """Where requests go: scheme, host, port, the Host header SigV4 signs, and TLS as botocore verifies it."""
 
-    def __init__(self, url: str, *, connect_timeout: float, read_timeout: float, verify: bool | str = True,
-                 keepalive: bool = False) -> None:
+    def __init__(self, url: str, verify: bool | str = True) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an HTTP endpoint: {url!r}")
@@ -89,17 +88,32 @@ class KeptConnections:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.host_header = host_header(parts)
-        self._tls = _tls_context(verify) if parts.scheme == "https" else None
+        self.tls = _tls_context(verify) if parts.scheme == "https" else None
+
+
+def request_bytes(method: str, url: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
+    """A request as it goes on the wire: request line, Host, Content-Length, the other headers, body."""
+    split = urlsplit(url)
+    target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class KeptConnections:
+    """Sends requests to one endpoint (scheme, host, port) on a kept-alive connection per thread."""
+
+    def __init__(self, url: str, *, connect_timeout: float, read_timeout: float, verify: bool | str = True,
+                 keepalive: bool = False) -> None:
+        endpoint = Endpoint(url, verify)
+        self.url, self.host, self.port = url, endpoint.host, endpoint.port
+        self.host_header, self._tls = endpoint.host_header, endpoint.tls
         self.connect_timeout, self.read_timeout, self.keepalive = connect_timeout, read_timeout, keepalive
         self._local = threading.local()
 
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> AWSResponse:
         """One request; its answer as botocore's `AWSResponse`."""
-        split = urlsplit(url)
-        target = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        request = request_bytes(method, url, self.host_header, headers, body)
         sock: socket.socket | None = getattr(self._local, "sock", None)
         if sock is not None:
             try:
@@ -151,7 +165,7 @@ class KeptConnections:
                 buf += chunk
                 if len(buf) > MAX_HEAD_BYTES:
                     raise ConnectionClosedError(endpoint_url=url)
-            status, headers = _head(bytes(buf[:end]))
+            status, headers = parse_head(bytes(buf[:end]))
             body, keep = self._body(sock, buf[end + 4:], headers, url)
         except TimeoutError:
             self._drop()
@@ -207,7 +221,7 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=get_cert_path(verify))
 
 
-def _head(raw: bytes) -> tuple[int, Headers]:
+def parse_head(raw: bytes) -> tuple[int, Headers]:
     lines = raw.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/"):

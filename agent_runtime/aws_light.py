@@ -25,6 +25,7 @@ when it is not a botocore client (a test's wrapper), which then serves every cal
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import hashlib
@@ -46,10 +47,13 @@ from botocore.exceptions import NoCredentialsError
 from botocore.utils import normalize_url_path
 
 from agent_runtime import envnames as env
+from agent_runtime.aws_async import AsyncConnections
 from agent_runtime.aws_http import Headers, KeptConnections, host_header
 from agent_runtime.errors import ConfigurationError
 
 CallListener = Callable[[str, str], None]  # (service, operation), once per call (not per retry)
+_Parser = Callable[[AWSResponse], dict[str, Any]]
+_Request = tuple[str, str, dict[str, str], bytes, _Parser]  # operation, URL, headers, body, the answer's parser
 
 
 _light: weakref.WeakKeyDictionary[BaseClient, LightClient] = weakref.WeakKeyDictionary()
@@ -96,6 +100,9 @@ class LightClient:
         self._endpoint = client._endpoint  # noqa: SLF001
         self._session = self._endpoint.http_session  # botocore's: for an endpoint behind a proxy
         self._kept = _direct(self._session, self._url, meta.config)
+        self._verify = self._session._verify  # noqa: SLF001
+        self._limit = meta.config.max_pool_connections
+        self._async: AsyncConnections | None = None  # made at the first call on an event loop
         self._events = meta.events
         self._names = meta.method_to_api_mapping
         self._max_attempts = _max_attempts(client)
@@ -113,78 +120,145 @@ class LightClient:
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """One JSON-protocol operation; the answer as boto3's low-level client returns it."""
-        if self._protocol != "json":
-            raise ValueError(f"{self.service} does not speak the JSON protocol; only its JSON operations are light")
-        body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": self._content_type, "X-Amz-Target": f"{self._target}.{operation}"}
-        return self._send(operation, self._url + "/", headers, body, _json_reply)
+        return self._send(*self._json_request(operation, params))
+
+    async def acall(self, method: str, **params: Any) -> dict[str, Any]:
+        """The same call by its boto3 method name (`transact_write_items`), made on the running event loop
+        (`agent_runtime.aws_async`): no thread, no hand-off; a retry's back-off is an `asyncio.sleep`."""
+        operation = self._names.get(method)
+        if operation is None:
+            raise AttributeError(method)
+        return await self._asend(*self._json_request(operation, params))
 
     def invoke(self, *, FunctionName: str, Payload: bytes,  # noqa: N803  # boto3's parameter names
                InvocationType: str = "RequestResponse") -> dict[str, Any]:
         """Lambda's Invoke (REST): `Payload` in the answer is the function's reply as bytes."""
+        return self._send(*self._invoke_request(FunctionName, Payload, InvocationType))
+
+    async def ainvoke(self, *, FunctionName: str, Payload: bytes,  # noqa: N803
+                      InvocationType: str = "RequestResponse") -> dict[str, Any]:
+        """Lambda's Invoke on the running event loop."""
+        return await self._asend(*self._invoke_request(FunctionName, Payload, InvocationType))
+
+    def _json_request(self, operation: str, params: dict[str, Any]) -> _Request:
+        if self._protocol != "json":
+            raise ValueError(f"{self.service} does not speak the JSON protocol; only its JSON operations are light")
+        body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": self._content_type, "X-Amz-Target": f"{self._target}.{operation}"}
+        return operation, self._url + "/", headers, body, _json_reply
+
+    def _invoke_request(self, function: str, payload: bytes, invocation_type: str) -> _Request:
         if self.service != "lambda":
             raise ValueError("invoke is Lambda's")
-        url = f"{self._url}/2015-03-31/functions/{quote(FunctionName, safe='')}/invocations"
-        headers = {"X-Amz-Invocation-Type": InvocationType, "Content-Type": "application/octet-stream"}
-        return self._send("Invoke", url, headers, Payload, _invoke_reply)
+        url = f"{self._url}/2015-03-31/functions/{quote(function, safe='')}/invocations"
+        headers = {"X-Amz-Invocation-Type": invocation_type, "Content-Type": "application/octet-stream"}
+        return "Invoke", url, headers, payload, _invoke_reply
 
-    def _send(self, operation: str, url: str, headers: dict[str, str], body: bytes,
-              reply: Callable[[AWSResponse], dict[str, Any]]) -> dict[str, Any]:
-        for listener in self.listeners:
-            listener(self.service, operation)
-        op_model = self.client.meta.service_model.operation_model(operation)
-        context: dict[str, Any] = {}
-        attempts, invocation = 1, str(uuid.uuid4())
+    def _send(self, operation: str, url: str, headers: dict[str, str], body: bytes, reply: _Parser) -> dict[str, Any]:
+        call = self._begin(operation)
         while True:
-            http: AWSResponse | None = None
-            parsed: dict[str, Any] | None = None
-            caught: Exception | None = None
+            http, parsed, caught = None, None, None
             try:
-                http = self._attempt(operation, url, headers, body, attempts, invocation)
+                ready = self._prepare(call, url, headers, body)
+                http = ready if isinstance(ready, AWSResponse) else self._http(ready, body)
                 parsed = reply(http) if http.status_code < 300 else _error_reply(http)
             except Exception as exc:  # as botocore's endpoint: the retry handler judges it
                 caught = exc
-            if http is None or parsed is None or http.status_code >= 300:
-                delay = _first(self._events.emit(
-                    f"needs-retry.{self._service_id}.{operation}", response=None if caught else (http, parsed),
-                    endpoint=self._endpoint, operation=op_model, attempts=attempts, caught_exception=caught,
-                    request_dict={"context": context}))
-                if delay is not None and delay is not False:  # as botocore's endpoint: 0 is a retry at once
-                    time.sleep(delay)
-                    attempts += 1
-                    continue
-                if caught is not None:
-                    raise caught
-            # As boto3: after-call gives back retry quota, and maps an error's code where a service needs it.
-            self._events.emit(f"after-call.{self._service_id}.{operation}", http_response=http, parsed=parsed,
-                              model=op_model, context=context)
-            assert http is not None and parsed is not None
-            if http.status_code < 300:
-                return parsed
-            code = context.get("error_code_override") or parsed["Error"]["Code"]
-            raise self.client.exceptions.from_code(code)(parsed, operation)
+            delay = self._retry_delay(call, http, parsed, caught)
+            if delay is None:
+                return self._result(call, http, parsed)
+            time.sleep(delay)
 
-    def _attempt(self, operation: str, url: str, headers: dict[str, str], body: bytes, attempt: int,
-                 invocation: str) -> AWSResponse:
-        """One signed attempt: the client's `before-sign` handlers may add headers (a trace header), its
-        `before-send` handlers may answer (a mock), else HTTP. The SDK's attempt headers are botocore's."""
+    async def _asend(self, operation: str, url: str, headers: dict[str, str], body: bytes,
+                     reply: _Parser) -> dict[str, Any]:
+        call = self._begin(operation)
+        while True:
+            http, parsed, caught = None, None, None
+            try:
+                ready = self._prepare(call, url, headers, body)
+                http = ready if isinstance(ready, AWSResponse) else await self._ahttp(ready, body)
+                parsed = reply(http) if http.status_code < 300 else _error_reply(http)
+            except Exception as exc:  # as botocore's endpoint: the retry handler judges it
+                caught = exc
+            delay = self._retry_delay(call, http, parsed, caught)
+            if delay is None:
+                return self._result(call, http, parsed)
+            await asyncio.sleep(delay)
+
+    def _begin(self, operation: str) -> _Call:
+        for listener in self.listeners:
+            listener(self.service, operation)
+        return _Call(operation, self.client.meta.service_model.operation_model(operation))
+
+    def _retry_delay(self, call: _Call, http: AWSResponse | None, parsed: dict[str, Any] | None,
+                     caught: Exception | None) -> float | None:
+        """None when the attempt's answer is the call's; else the client's retry handler's delay before the next
+        attempt (raising what the attempt raised when it gives up)."""
+        if http is not None and parsed is not None and http.status_code < 300:
+            return None
+        delay = _first(self._events.emit(
+            f"needs-retry.{self._service_id}.{call.operation}", response=None if caught else (http, parsed),
+            endpoint=self._endpoint, operation=call.model, attempts=call.attempts, caught_exception=caught,
+            request_dict={"context": call.context}))
+        if delay is not None and delay is not False:  # as botocore's endpoint: 0 is a retry at once
+            call.attempts += 1
+            return float(delay)
+        if caught is not None:
+            raise caught
+        return None
+
+    def _result(self, call: _Call, http: AWSResponse | None, parsed: dict[str, Any] | None) -> dict[str, Any]:
+        # As boto3: after-call gives back retry quota, and maps an error's code where a service needs it.
+        self._events.emit(f"after-call.{self._service_id}.{call.operation}", http_response=http, parsed=parsed,
+                          model=call.model, context=call.context)
+        assert http is not None and parsed is not None
+        if http.status_code < 300:
+            return parsed
+        code = call.context.get("error_code_override") or parsed["Error"]["Code"]
+        raise self.client.exceptions.from_code(code)(parsed, call.operation)
+
+    def _prepare(self, call: _Call, url: str, headers: dict[str, str], body: bytes) -> AWSPreparedRequest | AWSResponse:
+        """One attempt's signed request: the client's `before-sign` handlers may add headers (a trace header),
+        its `before-send` handlers may answer (a mock: then their answer). The SDK's attempt headers are botocore's."""
         credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
         if credentials is None:
             raise NoCredentialsError()
+        operation = call.operation
         request = _Unsigned(url, Headers(headers), body)
-        request.headers["amz-sdk-invocation-id"] = invocation
-        request.headers["amz-sdk-request"] = f"attempt={attempt}; max={self._max_attempts}"
+        request.headers["amz-sdk-invocation-id"] = call.invocation
+        request.headers["amz-sdk-request"] = f"attempt={call.attempts}; max={self._max_attempts}"
         self._events.emit(f"before-sign.{self._service_id}.{operation}", request=request, operation_name=operation,
                           signing_name=self._signing[0], region_name=self._signing[1], signature_version="v4",
                           request_signer=self.client._request_signer)  # noqa: SLF001
         signed = sign_v4(request.headers, url, body, credentials, *self._signing)
         prepared = AWSPreparedRequest("POST", url, signed, body, False)
         answer = _first(self._events.emit(f"before-send.{self._service_id}.{operation}", request=prepared))
-        if answer is not None:
-            return answer  # type: ignore[no-any-return]
+        return answer if answer is not None else prepared
+
+    def _http(self, prepared: AWSPreparedRequest, body: bytes) -> AWSResponse:
         if self._kept is not None and prepared.url.startswith(self._url):
             return self._kept.send("POST", prepared.url, prepared.headers, body)
         return self._session.send(prepared)  # type: ignore[no-any-return]
+
+    async def _ahttp(self, prepared: AWSPreparedRequest, body: bytes) -> AWSResponse:
+        if self._kept is not None and prepared.url.startswith(self._url):
+            if self._async is None:
+                self._async = AsyncConnections(self._url, connect_timeout=self._kept.connect_timeout,
+                                               read_timeout=self._kept.read_timeout, verify=self._verify,
+                                               keepalive=self._kept.keepalive, limit=self._limit)
+            return await self._async.send("POST", prepared.url, prepared.headers, body)
+        # Behind a proxy: botocore's session, on the loop's default executor.
+        return await asyncio.get_running_loop().run_in_executor(None, self._session.send, prepared)
+
+
+class _Call:
+    """One API call across its attempts."""
+
+    def __init__(self, operation: str, model: Any) -> None:
+        self.operation, self.model = operation, model
+        self.attempts = 1
+        self.invocation = str(uuid.uuid4())
+        self.context: dict[str, Any] = {}
 
 
 def sign_v4(headers: dict[str, str], url: str, body: bytes, credentials: Any, service: str, region: str,

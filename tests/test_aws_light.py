@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -25,6 +23,7 @@ from botocore.retries.standard import ExponentialBackoff
 from agent_runtime.aws_http import KeptConnections
 from agent_runtime.aws_light import LightClient, light_client, sign_v4
 from agent_runtime.errors import ConfigurationError
+from tests.aws_server import Server, ok, server_fixture  # noqa: F401  # (the `server` fixture)
 
 WHEN = datetime.datetime(2026, 12, 1, 12, 0, 0)
 
@@ -139,63 +138,9 @@ async def test_the_boto3_transport_setting_sends_every_call_through_boto3(monkey
         light_client(_dynamodb())
 
 
-class Server:
-    """A tiny HTTP/1.1 server on 127.0.0.1: answers each request with the next of `answers` (raw bytes),
-    closing the connection after it when the answer's entry says so. Counts connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.answers: list[tuple[bytes, bool]] = []
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, rest = buf.partition(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                buf = rest[length:]
-                answer, close = self.answers.pop(0)
-                conn.sendall(answer)
-                if close:
-                    return
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    s = Server()
-    yield s
-    s.sock.close()
-
-
-def _ok(body: bytes) -> bytes:
-    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-
-
 def test_a_kept_connection_serves_many_requests_and_reopens_once_closed(server: Server) -> None:
     kept = KeptConnections(server.url, connect_timeout=1, read_timeout=2)
-    server.answers = [(_ok(b"one"), False), (_ok(b"two"), True), (_ok(b"three"), False)]
+    server.answers = [(ok(b"one"), False), (ok(b"two"), True), (ok(b"three"), False)]
     assert kept.send("POST", server.url + "/", {}, b"1").content == b"one"
     assert kept.send("POST", server.url + "/", {}, b"2").content == b"two"  # the server closes after it
     assert kept.send("POST", server.url + "/", {}, b"3").content == b"three"  # sent again on a new connection
@@ -205,7 +150,7 @@ def test_a_kept_connection_serves_many_requests_and_reopens_once_closed(server: 
 def test_a_chunked_answer_is_read_whole(server: Server) -> None:
     kept = KeptConnections(server.url, connect_timeout=1, read_timeout=2)
     server.answers = [(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\nX-Amzn-ErrorType: Boom\r\n\r\n"
-                       b"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n", False), (_ok(b"next"), False)]
+                       b"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n", False), (ok(b"next"), False)]
     answer = kept.send("POST", server.url + "/", {}, b"")
     assert answer.status_code == 400 and answer.content == b'{"a":1}'
     assert answer.headers["x-amzn-errortype"] == "Boom" and answer.headers.get("X-Amzn-ErrorType") == "Boom"

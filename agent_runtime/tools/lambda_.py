@@ -6,20 +6,23 @@ on, the event also carries the `execute_tool` span's W3C context (`trace_context
 `X-Amzn-Trace-Id` header made from it, so both the handler's span and X-Ray's record of the invocation
 join the task's trace.
 
-A call holds a thread for the function's whole run, so calls run on an executor of their own,
-one thread per call the worker may have in flight (`Settings.worker_concurrency`), shared by
-every `LambdaTool` of the process; on asyncio's default executor (min(32, CPUs + 4) threads,
-shared with everything else) the calls of a 64-task container would queue behind each other.
-The client's connection pool has the same size, so no call waits for a connection either.
+Calls are made on the event loop through the client's light client (`agent_runtime.aws_light`): a call
+in flight is a connection and a waiting task, not a thread. Up to `max_pool_connections` (one per call the
+worker may have in flight, `Settings.worker_concurrency`) are open at once. A client that is not a botocore
+client (a test's wrapper), or `AGENT_PLATFORM_AWS_TRANSPORT=boto3`, makes blocking calls, which run on an
+executor of their own with a thread per call in flight, shared by every `LambdaTool` of the process (on
+asyncio's default executor, min(32, CPUs + 4) threads, the calls of a busy container would queue).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from pydantic import BaseModel
 
 from agent_runtime import tracing
-from agent_runtime.aws_light import light_client
+from agent_runtime.aws_light import LightClient, light_client
 from agent_runtime.errors import ToolError, ToolInputError, ToolTimeoutError
 from agent_runtime.settings import Settings
 from agent_runtime.tools.base import writes
@@ -123,9 +126,13 @@ class LambdaTool:
         if carrier:
             event["trace_context"] = carrier
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
-        # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
-        call = functools.partial(contextvars.copy_context().run, self._invoke, payload)
-        future = asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
+        future: asyncio.Future[dict[str, Any]]
+        if isinstance(self.api, LightClient):  # on the event loop, as a task (it sees the caller's context)
+            future = asyncio.ensure_future(self._ainvoke(payload))
+        else:
+            # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
+            call = functools.partial(contextvars.copy_context().run, self._invoke, payload)
+            future = asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
         if not writes(self.spec):
             return await future
         try:
@@ -137,12 +144,25 @@ class LambdaTool:
             raise
 
     def _invoke(self, payload: bytes) -> dict[str, Any]:
+        with self._failures():
+            response = self.api.invoke(FunctionName=self.function_name, InvocationType="RequestResponse",
+                                       Payload=payload)
+            body = response["Payload"].read()
+        return self._result(response, body)
+
+    async def _ainvoke(self, payload: bytes) -> dict[str, Any]:
+        with self._failures():
+            response = await self.api.ainvoke(FunctionName=self.function_name, InvocationType="RequestResponse",
+                                              Payload=payload)
+            body = response["Payload"].read()
+        return self._result(response, body)
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """An invocation's failure as the tool's error: timeouts, Lambda's refusals, connection errors."""
         name = self.spec.name
         try:
-            response = self.api.invoke(
-                FunctionName=self.function_name, InvocationType="RequestResponse", Payload=payload
-            )
-            body = response["Payload"].read()
+            yield
         except (ReadTimeoutError, ConnectTimeoutError) as exc:
             raise ToolTimeoutError(f"{name} did not answer in time ({type(exc).__name__})", retryable=True) from None
         except ClientError as exc:
@@ -152,6 +172,10 @@ class LambdaTool:
                             retryable=code in _RETRYABLE_CODES) from None
         except BotoCoreError as exc:
             raise ToolError(f"could not invoke {name}: {exc}", retryable=True) from None
+
+    def _result(self, response: dict[str, Any], body: bytes) -> dict[str, Any]:
+        """The function's `data` from its answer."""
+        name = self.spec.name
         if response.get("FunctionError"):
             raise self._function_error(body)
         try:

@@ -15,8 +15,9 @@ Items, by key (every partition key starts with the agent's name, see `agent_runt
 
 A progress write is one TransactWriteItems of only what is new: its events and messages, and
 the task item's counters conditional on the lease (`progress`). Calls use the low-level
-shapes (no Decimal conversions) through the client's light client (`agent_runtime.aws_light`)
-on a thread pool; the listing and the Scan keep the boto3 client.
+shapes (no Decimal conversions) through the client's light client (`agent_runtime.aws_light`):
+the step's calls (progress writes, task reads) on the event loop, the rest on a thread pool; the
+listing and the Scan keep the boto3 client.
 
 One part per concern, joined here: tasks and leases (`tasks`), events and checkpoints
 (`progress`), approvals (`approvals`), session memory (`sessions`); attribute encoding

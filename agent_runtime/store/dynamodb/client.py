@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from agent_runtime.aws_light import light_client
+from agent_runtime.aws_light import LightClient, light_client
 from agent_runtime.errors import ConflictError, NotFoundError, StoreError
 from agent_runtime.store.base import DEFAULT_RETENTION_S, TaskRecord, now
 from agent_runtime.store.dynamodb.items import (
@@ -58,9 +59,24 @@ class DynamoTable:
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
         except ClientError as exc:
-            if error_code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            _raise_store_error(exc)
+            raise
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        """One call of the client's `method` (`transact_write_items`): on the running event loop through the
+        light client, else (a test's wrapper, `AGENT_PLATFORM_AWS_TRANSPORT=boto3`) on the pool. Errors as `_run`."""
+        if isinstance(self.api, LightClient):
+            try:
+                return await self.api.acall(method, **params)
+            except ClientError as exc:
+                _raise_store_error(exc)
                 raise
-            raise StoreError(f"DynamoDB {error_code(exc)}: {exc}") from exc
+        return await self._run(functools.partial(getattr(self.api, method), **params))
+
+    async def _read_task(self, task_id: str) -> TaskRecord:
+        """`_get_task` made with `_call`."""
+        return _found(await self._call("get_item", TableName=self.table, Key=self._key(task_id), ConsistentRead=True),
+                      task_id)
 
     def _expires(self, ttl: float | None = None) -> dict[str, str]:
         return n(int(time.time() + (ttl or self.retention_s)))
@@ -69,10 +85,7 @@ class DynamoTable:
         return {"pk": s(task_pk(task_id)), "sk": s(sk)}
 
     def _get_task(self, task_id: str) -> TaskRecord:
-        item = self.api.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True).get("Item")
-        if item is None:
-            raise NotFoundError(f"task {task_id!r} not found")
-        return task_from_item(item)
+        return _found(self.api.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True), task_id)
 
     def _update_task(self, task_id: str, upd: Update, condition: str, explain: Callable[[TaskRecord], str]) -> TaskRecord:
         """Update the task if `condition` holds; otherwise `ConflictError` with `explain(task)`."""
@@ -124,3 +137,17 @@ class DynamoTable:
     async def close(self) -> None:
         """Finish queued calls and stop the pool."""
         self._executor.shutdown(wait=True)
+
+
+def _found(answer: dict[str, Any], task_id: str) -> TaskRecord:
+    """The task a GetItem of its item found."""
+    item = answer.get("Item")
+    if item is None:
+        raise NotFoundError(f"task {task_id!r} not found")
+    return task_from_item(item)
+
+
+def _raise_store_error(exc: ClientError) -> None:
+    """An AWS fault as the store raises it: `StoreError`, unless it is a lost condition (the caller tells those)."""
+    if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+        raise StoreError(f"DynamoDB {error_code(exc)}: {exc}") from exc

@@ -8,8 +8,8 @@ history stored at once) falls back to a BatchWriteItem and then the conditional 
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
@@ -57,14 +57,15 @@ class DynamoProgress(DynamoTable):
             counters += [("checkpoint", s(dumps(checkpoint_header(checkpoint)))), ("steps", n(checkpoint.step)),
                          ("usage", s(checkpoint.usage.model_dump_json())), ("cost_usd", n(float(checkpoint.cost_usd)))]
 
-        def save() -> bool:
-            if checkpoint is not None:
-                task_input = self._task_input(task_id) if holds_input(checkpoint, saved_messages) else None
-                for i, m in enumerate(encode_messages(checkpoint, saved_messages, task_input)):
-                    items.append({**self._key(task_id, f"MSG#{saved_messages + i:08d}"), "data": s(m),
-                                  "expires_at": expires})
-            if len(items) < TRANSACT_MAX_ITEMS and sum(len(i["data"]["S"]) for i in items) < TRANSACT_MAX_BYTES:
-                return self._transact_progress(task_id, items, counters, owner)
+        if checkpoint is not None:
+            task_input = await self._task_input(task_id) if holds_input(checkpoint, saved_messages) else None
+            for i, m in enumerate(encode_messages(checkpoint, saved_messages, task_input)):
+                items.append({**self._key(task_id, f"MSG#{saved_messages + i:08d}"), "data": s(m),
+                              "expires_at": expires})
+        if len(items) < TRANSACT_MAX_ITEMS and sum(len(i["data"]["S"]) for i in items) < TRANSACT_MAX_BYTES:
+            return await self._transact_progress(task_id, items, counters, owner)
+
+        def save_in_parts() -> bool:
             # Too much for one transaction (a long history stored at once): messages land before the
             # counters that reference them, so a crash in between leaves only unreferenced items.
             self._batch_put(items)
@@ -74,10 +75,10 @@ class DynamoProgress(DynamoTable):
             cond = f"{upd.name('lease_owner')} = {upd.value('owner', s(owner))}" if owner else ""
             return self._update_task(task_id, upd, cond, lambda t: _not_leased(task_id, t, owner)).cancel_requested
 
-        return await self._run(save)
+        return await self._run(save_in_parts)
 
-    def _transact_progress(self, task_id: str, items: list[Item], counters: list[tuple[str, dict[str, str]]],
-                           owner: str | None) -> bool:
+    async def _transact_progress(self, task_id: str, items: list[Item], counters: list[tuple[str, dict[str, str]]],
+                                 owner: str | None) -> bool:
         """The step's items and the task's counters in one TransactWriteItems, conditional on the lease and
         on no cancel having been requested; a cancel found there is told by writing again without that
         condition (a second call, once per cancelled task). Returns the task's cancel flag."""
@@ -94,7 +95,7 @@ class DynamoProgress(DynamoTable):
             if check_cancel:
                 cond += f" AND {upd.not_cancelled()}"
             try:
-                self.api.transact_write_items(TransactItems=[*puts, {"Update": upd.request(
+                await self._call("transact_write_items", TransactItems=[*puts, {"Update": upd.request(
                     self.table, self._key(task_id), cond)}])
                 return not check_cancel
             except ClientError as exc:
@@ -102,7 +103,7 @@ class DynamoProgress(DynamoTable):
                     raise
                 reasons = [str(r.get("Code") or "None") for r in exc.response.get("CancellationReasons", [])]
             if reasons and reasons[-1] == "ConditionalCheckFailed":
-                task = self._get_task(task_id)
+                task = await self._read_task(task_id)
                 if check_cancel and task.cancel_requested and (not owner or task.lease_owner == owner):
                     check_cancel = False
                     continue
@@ -110,12 +111,12 @@ class DynamoProgress(DynamoTable):
             attempt += 1
             if attempt == CONFLICT_TRIES or not set(reasons) & {"TransactionConflict", "ThrottlingError"}:
                 raise StoreError(f"DynamoDB could not save the progress of task {task_id}: {reasons}")
-            time.sleep(0.01 * 2**attempt)  # another write held the task item, or the table throttled
+            await asyncio.sleep(0.01 * 2**attempt)  # another write held the task item, or the table throttled
 
-    def _task_input(self, task_id: str) -> str | None:
+    async def _task_input(self, task_id: str) -> str | None:
         """The task's stored input (read once per task, to store its checkpoint's task message as a reference)."""
-        item = self.api.get_item(TableName=self.table, Key=self._key(task_id), ConsistentRead=True,
-                                    ProjectionExpression="#i", ExpressionAttributeNames={"#i": "input"}).get("Item")
+        item = (await self._call("get_item", TableName=self.table, Key=self._key(task_id), ConsistentRead=True,
+                                 ProjectionExpression="#i", ExpressionAttributeNames={"#i": "input"})).get("Item")
         return item["input"]["S"] if item and "input" in item else None
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:

@@ -181,7 +181,7 @@ class DynamoTasks(DynamoListing):
         return self._get_task(existing["task_id"]["S"]), False
 
     async def get_task(self, task_id: str) -> TaskRecord:
-        return await self._run(self._get_task, task_id)
+        return await self._read_task(task_id)
 
     async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
         t = now()
