@@ -127,8 +127,10 @@ class LambdaTool:
             event["trace_context"] = carrier
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
         future: asyncio.Future[dict[str, Any]]
-        if isinstance(self.api, LightClient):  # on the event loop, as a task (it sees the caller's context)
-            future = asyncio.ensure_future(self._ainvoke(payload))
+        if isinstance(self.api, LightClient):  # on the event loop
+            if not writes(self.spec):
+                return await self._ainvoke(payload)
+            future = asyncio.ensure_future(self._ainvoke(payload))  # a task, so a cancel can wait for it
         else:
             # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
             call = functools.partial(contextvars.copy_context().run, self._invoke, payload)

@@ -217,3 +217,30 @@ def test_client_pool_and_executor_are_sized_for_the_calls_in_flight() -> None:
     assert lambda_client_config(60, max_calls=300).max_pool_connections == 300
     assert lambda_executor(300)._max_workers >= 300
     assert lambda_executor(1) is lambda_executor(300)  # one executor per process, never shrunk
+
+
+@pytest.mark.parametrize("tool_name, waits", [("publish_report", True), ("classify_content", False)])
+async def test_a_cancelled_call_of_a_writing_tool_ends_before_the_cancel_returns(tool_name: str, waits: bool) -> None:
+    """An invocation cannot be called back: cancelling a call of a tool that writes returns only once the
+    function has answered (nothing is written after the cancel is confirmed); a reading tool's call is dropped
+    at once. Calls are made on the event loop here (the light client over a real HTTP endpoint)."""
+    latency_s = 0.6
+    endpoint = Endpoint(latency_s)
+    url = await endpoint.start()
+    try:
+        client = make_lambda_client(60, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                                    aws_secret_access_key="test")
+        spec = get_tool(tool_name)
+        args = spec.input_model.model_construct()  # not sent to a handler: the endpoint answers any payload
+        tool = LambdaTool(spec, f"agents-{tool_name}", client=client)
+        started = time.perf_counter()
+        call = asyncio.create_task(tool.invoke(args, task_id="t", call_id="c"))
+        await asyncio.sleep(0.2)
+        assert endpoint.in_flight == 1
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        elapsed = time.perf_counter() - started
+    finally:
+        await endpoint.aclose()
+    assert (elapsed >= latency_s) is waits
