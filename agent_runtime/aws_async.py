@@ -63,7 +63,7 @@ class _Connection(asyncio.Protocol):
         self._buf.clear()
         self._head, self._body = None, bytearray()
         self._waiter = waiter = loop.create_future()
-        timer = loop.call_later(read_timeout, self._fail, ReadTimeoutError(endpoint_url=self.url))
+        timer = loop.call_later(read_timeout, self._timed_out)
         try:
             self.transport.write(request)
             return await waiter
@@ -99,6 +99,9 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def _timed_out(self) -> None:
+        self._fail(ReadTimeoutError(endpoint_url=self.url))
 
     def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -17,12 +17,10 @@ asyncio's default executor, min(32, CPUs + 4) threads, the calls of a busy conta
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -146,34 +144,34 @@ class LambdaTool:
             raise
 
     def _invoke(self, payload: bytes) -> dict[str, Any]:
-        with self._failures():
+        try:
             response = self.api.invoke(FunctionName=self.function_name, InvocationType="RequestResponse",
                                        Payload=payload)
             body = response["Payload"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failure(exc) from None
         return self._result(response, body)
 
     async def _ainvoke(self, payload: bytes) -> dict[str, Any]:
-        with self._failures():
+        try:
             response = await self.api.ainvoke(FunctionName=self.function_name, InvocationType="RequestResponse",
                                               Payload=payload)
             body = response["Payload"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failure(exc) from None
         return self._result(response, body)
 
-    @contextlib.contextmanager
-    def _failures(self) -> Iterator[None]:
+    def _failure(self, exc: BotoCoreError | ClientError) -> ToolError:
         """An invocation's failure as the tool's error: timeouts, Lambda's refusals, connection errors."""
         name = self.spec.name
-        try:
-            yield
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            raise ToolTimeoutError(f"{name} did not answer in time ({type(exc).__name__})", retryable=True) from None
-        except ClientError as exc:
+        if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+            return ToolTimeoutError(f"{name} did not answer in time ({type(exc).__name__})", retryable=True)
+        if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             code = error.get("Code", "ClientError")
-            raise ToolError(f"could not invoke {name}: {code}: {error.get('Message', '')}".rstrip(": "),
-                            retryable=code in _RETRYABLE_CODES) from None
-        except BotoCoreError as exc:
-            raise ToolError(f"could not invoke {name}: {exc}", retryable=True) from None
+            return ToolError(f"could not invoke {name}: {code}: {error.get('Message', '')}".rstrip(": "),
+                             retryable=code in _RETRYABLE_CODES)
+        return ToolError(f"could not invoke {name}: {exc}", retryable=True)
 
     def _result(self, response: dict[str, Any], body: bytes) -> dict[str, Any]:
         """The function's `data` from its answer."""
