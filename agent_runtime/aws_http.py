@@ -9,11 +9,14 @@ retries as for any boto3 call. A kept connection the server closed while idle is
 once, before anything of the answer was read (as urllib3 does).
 
 Only for endpoints reached directly: `LightClient` keeps botocore's session for an endpoint
-behind a proxy.
+behind a proxy. The answers' shapes as boto3's low-level clients return them (`json_reply`,
+`invoke_reply`, `error_reply`) are here too; the event loop's transport (`agent_runtime.aws_async`)
+shares them and the wire format.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import threading
@@ -250,3 +253,52 @@ def _more(sock: socket.socket, url: str) -> bytes:
     if not chunk:
         raise ConnectionClosedError(endpoint_url=url)
     return chunk
+
+
+# -- answers as boto3's low-level clients return them ------------------------------------------
+
+
+def _metadata(http: AWSResponse) -> dict[str, Any]:
+    headers = dict(http.headers) if isinstance(http.headers, Headers) else {k.lower(): v for k, v in http.headers.items()}
+    return {"RequestId": headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": http.status_code, "HTTPHeaders": headers,
+            "RetryAttempts": 0}
+
+
+def json_reply(http: AWSResponse) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(http.content) if http.content else {}
+    parsed["ResponseMetadata"] = _metadata(http)
+    return parsed
+
+
+def invoke_reply(http: AWSResponse) -> dict[str, Any]:
+    from io import BytesIO
+
+    from botocore.response import StreamingBody
+
+    parsed: dict[str, Any] = {"StatusCode": http.status_code, "ResponseMetadata": _metadata(http),
+                              "Payload": StreamingBody(BytesIO(http.content), len(http.content))}
+    for header, key in (("X-Amz-Function-Error", "FunctionError"), ("X-Amz-Executed-Version", "ExecutedVersion")):
+        value = http.headers.get(header)
+        if value is not None:
+            parsed[key] = value
+    return parsed
+
+
+def error_reply(http: AWSResponse) -> dict[str, Any]:
+    """A failed call's `response`, as botocore's JSON parsers build it."""
+    try:
+        body = json.loads(http.content) if http.content else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.pop("__type", "") or http.headers.get("x-amzn-ErrorType", "") or http.status_code)
+    code = code.rsplit("#", 1)[-1].split(":", 1)[0]
+    message = str(body.pop("message", "") or body.pop("Message", ""))
+    error = {"Code": code, "Message": message}
+    query_error = http.headers.get("x-amzn-query-error")  # a query-compatible service's code (SQS)
+    if query_error and ";" in query_error:  # as botocore: that code, the shape's name kept beside it
+        error["Code"], error["Type"] = query_error.split(";", 1)
+        error["QueryErrorCode"] = code
+    return {**body, "Error": error, "ResponseMetadata": _metadata(http)}

@@ -11,11 +11,12 @@ TLS settings, the retry handler) and makes each call with only what varies:
 - a SigV4 signature (`sign_v4`: what botocore's `SigV4Auth` computes, with the client's frozen credentials,
   at a tenth of its CPU; tests/test_aws_light.py compares the two);
 - the client's own `before-send` event (test doubles and moto's in-process mock answer there), then
-  the request on a kept-alive connection of the thread (`agent_runtime.aws_http`; botocore's HTTP
-  session for an endpoint behind a proxy), and on a failure the client's `needs-retry` event:
+  the request on a kept-alive connection: of the thread for a blocking call (`agent_runtime.aws_http`),
+  of the event loop for an awaited one (`acall`, `ainvoke`: `agent_runtime.aws_async`, no thread and no
+  hand-off), botocore's HTTP session for an endpoint behind a proxy; on a failure the client's `needs-retry` event:
   botocore's standard retry handler decides and backs off exactly as for a boto3 call (throttling,
   5xx, connection errors, max attempts, retry quota), and `after-call` as boto3 fires it;
-- the answer as JSON; a failure raises the client's modeled `ClientError` subclass with the same
+- the answer as JSON (`agent_runtime.aws_http.json_reply`); a failure raises the client's modeled `ClientError` subclass with the same
   `response` dict boto3 builds (`Error.Code`, `Error.Message`, `CancellationReasons`, ...).
 
 Calls are made by the boto3 method names (`light.get_item(...)`), so a store can use the light
@@ -32,9 +33,9 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +48,14 @@ from botocore.utils import normalize_url_path
 
 from agent_runtime import envnames as env
 from agent_runtime.aws_async import AsyncConnections
-from agent_runtime.aws_http import Headers, KeptConnections, host_header
+from agent_runtime.aws_http import (
+    Headers,
+    KeptConnections,
+    error_reply,
+    host_header,
+    invoke_reply,
+    json_reply,
+)
 from agent_runtime.errors import ConfigurationError
 
 CallListener = Callable[[str, str], None]  # (service, operation), once per call (not per retry)
@@ -106,6 +114,7 @@ class LightClient:
         self._names = meta.method_to_api_mapping
         self._max_attempts = _max_attempts(client)
         self.listeners: list[CallListener] = []
+        self._models: dict[str, Any] = {}  # operation name -> botocore's operation model
 
     def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
         if method.startswith("_"):  # not an operation (and never looked up before __init__ set _names)
@@ -144,14 +153,14 @@ class LightClient:
             raise ValueError(f"{self.service} does not speak the JSON protocol; only its JSON operations are light")
         body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": self._content_type, "X-Amz-Target": f"{self._target}.{operation}"}
-        return operation, self._url + "/", headers, body, _json_reply
+        return operation, self._url + "/", headers, body, json_reply
 
     def _invoke_request(self, function: str, payload: bytes, invocation_type: str) -> _Request:
         if self.service != "lambda":
             raise ValueError("invoke is Lambda's")
         url = f"{self._url}/2015-03-31/functions/{quote(function, safe='')}/invocations"
         headers = {"X-Amz-Invocation-Type": invocation_type, "Content-Type": "application/octet-stream"}
-        return "Invoke", url, headers, payload, _invoke_reply
+        return "Invoke", url, headers, payload, invoke_reply
 
     def _send(self, operation: str, url: str, headers: dict[str, str], body: bytes, reply: _Parser) -> dict[str, Any]:
         call = self._begin(operation)
@@ -160,7 +169,7 @@ class LightClient:
             try:
                 ready = self._prepare(call, url, headers, body)
                 http = ready if isinstance(ready, AWSResponse) else self._http(ready, body)
-                parsed = reply(http) if http.status_code < 300 else _error_reply(http)
+                parsed = reply(http) if http.status_code < 300 else error_reply(http)
             except Exception as exc:  # as botocore's endpoint: the retry handler judges it
                 caught = exc
             delay = self._retry_delay(call, http, parsed, caught)
@@ -176,7 +185,7 @@ class LightClient:
             try:
                 ready = self._prepare(call, url, headers, body)
                 http = ready if isinstance(ready, AWSResponse) else await self._ahttp(ready, body)
-                parsed = reply(http) if http.status_code < 300 else _error_reply(http)
+                parsed = reply(http) if http.status_code < 300 else error_reply(http)
             except Exception as exc:  # as botocore's endpoint: the retry handler judges it
                 caught = exc
             delay = self._retry_delay(call, http, parsed, caught)
@@ -187,7 +196,10 @@ class LightClient:
     def _begin(self, operation: str) -> _Call:
         for listener in self.listeners:
             listener(self.service, operation)
-        return _Call(operation, self.client.meta.service_model.operation_model(operation))
+        model = self._models.get(operation)
+        if model is None:
+            model = self._models[operation] = self.client.meta.service_model.operation_model(operation)
+        return _Call(operation, model)
 
     def _retry_delay(self, call: _Call, http: AWSResponse | None, parsed: dict[str, Any] | None,
                      caught: Exception | None) -> float | None:
@@ -250,13 +262,23 @@ class LightClient:
         return await asyncio.get_running_loop().run_in_executor(None, self._session.send, prepared)
 
 
+def _invocation_id() -> str:
+    """A random (version 4) UUID for `amz-sdk-invocation-id`, as botocore sends, at a fifth of `uuid.uuid4()`'s CPU."""
+    h = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))  # the version and variant bits
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)  # version 4, variant RFC 4122
+
+
 class _Call:
     """One API call across its attempts."""
 
     def __init__(self, operation: str, model: Any) -> None:
         self.operation, self.model = operation, model
         self.attempts = 1
-        self.invocation = str(uuid.uuid4())
+        self.invocation = _invocation_id()
         self.context: dict[str, Any] = {}
 
 
@@ -340,49 +362,3 @@ def _first(responses: list[tuple[Any, Any]]) -> Any:
         if value is not None:
             return value
     return None
-
-
-def _metadata(http: AWSResponse) -> dict[str, Any]:
-    headers = dict(http.headers) if isinstance(http.headers, Headers) else {k.lower(): v for k, v in http.headers.items()}
-    return {"RequestId": headers.get("x-amzn-requestid", ""),
-            "HTTPStatusCode": http.status_code, "HTTPHeaders": headers,
-            "RetryAttempts": 0}
-
-
-def _json_reply(http: AWSResponse) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(http.content) if http.content else {}
-    parsed["ResponseMetadata"] = _metadata(http)
-    return parsed
-
-
-def _invoke_reply(http: AWSResponse) -> dict[str, Any]:
-    from io import BytesIO
-
-    from botocore.response import StreamingBody
-
-    parsed: dict[str, Any] = {"StatusCode": http.status_code, "ResponseMetadata": _metadata(http),
-                              "Payload": StreamingBody(BytesIO(http.content), len(http.content))}
-    for header, key in (("X-Amz-Function-Error", "FunctionError"), ("X-Amz-Executed-Version", "ExecutedVersion")):
-        value = http.headers.get(header)
-        if value is not None:
-            parsed[key] = value
-    return parsed
-
-
-def _error_reply(http: AWSResponse) -> dict[str, Any]:
-    """A failed call's `response`, as botocore's JSON parsers build it."""
-    try:
-        body = json.loads(http.content) if http.content else {}
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    code = str(body.pop("__type", "") or http.headers.get("x-amzn-ErrorType", "") or http.status_code)
-    code = code.rsplit("#", 1)[-1].split(":", 1)[0]
-    message = str(body.pop("message", "") or body.pop("Message", ""))
-    error = {"Code": code, "Message": message}
-    query_error = http.headers.get("x-amzn-query-error")  # a query-compatible service's code (SQS)
-    if query_error and ";" in query_error:  # as botocore: that code, the shape's name kept beside it
-        error["Code"], error["Type"] = query_error.split(";", 1)
-        error["QueryErrorCode"] = code
-    return {**body, "Error": error, "ResponseMetadata": _metadata(http)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import socket
+import uuid
 from typing import Any
 from unittest import mock
 
@@ -188,5 +189,6 @@ def test_attempts_carry_botocores_sdk_headers_and_before_sign_hooks_add_signed_h
     light_client(client).get_item(TableName="t", Key={"pk": {"S": "x"}})
     assert [r.headers["amz-sdk-request"] for r in seen] == ["attempt=1; max=4", "attempt=2; max=4"]
     assert seen[0].headers["amz-sdk-invocation-id"] == seen[1].headers["amz-sdk-invocation-id"]
+    assert uuid.UUID(seen[0].headers["amz-sdk-invocation-id"]).version == 4  # as botocore sends it
     assert seen[1].headers["X-Amzn-Trace-Id"] == "Root=1-abc"
     assert "x-amzn-trace-id" in seen[1].headers["Authorization"].split("SignedHeaders=")[1]
