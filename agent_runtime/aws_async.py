@@ -201,6 +201,12 @@ class AsyncConnections:
                 conn.close()
         return answer(url, status, head, content)
 
+    def close_idle(self) -> None:
+        """Close the running loop's idle connections (a call after this opens a new one)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        for conn in pool.idle if pool is not None else ():
+            conn.close()
+
     async def _connect(self, loop: asyncio.AbstractEventLoop, url: str) -> _Connection:
         e = self.endpoint
         factory: Callable[[], _Connection] = lambda: _Connection(url)  # noqa: E731

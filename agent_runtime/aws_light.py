@@ -148,6 +148,11 @@ class LightClient:
         """Lambda's Invoke on the running event loop."""
         return await self._asend(*self._invoke_request(FunctionName, Payload, InvocationType))
 
+    async def aclose(self) -> None:
+        """Close this event loop's idle connections (the client stays usable)."""
+        if self._async is not None:
+            self._async.close_idle()
+
     def _json_request(self, operation: str, params: dict[str, Any]) -> _Request:
         if self._protocol != "json":
             raise ValueError(f"{self.service} does not speak the JSON protocol; only its JSON operations are light")

@@ -125,3 +125,12 @@ async def test_ainvoke_returns_the_functions_reply_and_its_error_header(server: 
     server.answers = [(b"HTTP/1.1 200 OK\r\nX-Amz-Function-Error: Unhandled\r\nContent-Length: 2\r\n\r\n{}", False)]
     out = await light.ainvoke(FunctionName="fn", Payload=b"{}")
     assert out["FunctionError"] == "Unhandled" and out["Payload"].read() == b"{}" and out["StatusCode"] == 200
+
+
+async def test_closing_drops_the_idle_connections_and_the_next_call_opens_one(server: Server) -> None:
+    light = light_client(_client("dynamodb", server.url))
+    server.answers = [(ok(b"{}"), False), (ok(b"{}"), False)]
+    await light.acall("put_item", TableName="t", Item={"pk": {"S": "x"}})
+    await light.aclose()
+    await light.acall("put_item", TableName="t", Item={"pk": {"S": "x"}})
+    assert server.connections == 2

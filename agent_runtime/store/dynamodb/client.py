@@ -135,8 +135,10 @@ class DynamoTable:
                 kwargs["Limit"] = limit - len(items)
 
     async def close(self) -> None:
-        """Finish queued calls and stop the pool."""
+        """Finish queued calls, stop the pool, close the event loop's idle connections."""
         self._executor.shutdown(wait=True)
+        if isinstance(self.api, LightClient):
+            await self.api.aclose()
 
 
 def _found(answer: dict[str, Any], task_id: str) -> TaskRecord:
