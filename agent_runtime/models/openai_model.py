@@ -1,8 +1,9 @@
 """Any OpenAI-compatible Chat Completions endpoint (OpenAI, Azure OpenAI, Bedrock, vLLM,
 Ollama, LiteLLM) through the official `openai` package.
 
-The request goes through the client's documented `post()` with a plain dict body
-and the JSON reply is parsed here. That keeps the package's transport, auth,
+The request goes the way of the client's documented `post()` with a plain dict body
+(its `request()`, with the request options `post()` would build, built once per
+model) and the JSON reply is parsed here. That keeps the package's transport, auth,
 retries (429, 408, 409, 5xx, connection errors and timeouts, with exponential
 backoff that honours `Retry-After`) and error types, but skips the typed
 `chat.completions.create` path, whose request-parameter transform costs about
@@ -28,6 +29,7 @@ from typing import Any
 
 import httpx
 import openai
+from openai._models import FinalRequestOptions
 
 from agent_runtime.errors import ConfigurationError, ModelError
 from agent_runtime.events import Usage
@@ -104,7 +106,15 @@ class OpenAIModel:
                 f"cannot set up the OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local endpoint)"
             ) from exc
         self._in_flight = [0]
-        self.endpoint = str(self._clients[0].base_url).rstrip("/")
+        base = self._clients[0].base_url
+        self.endpoint = str(base).rstrip("/")
+        # What the client's `post("/chat/completions", ...)` builds on every call, built once: its request
+        # options, copied per call with the body (a new one costs more than the rest of our side of a step:
+        # pydantic fills in its defaults field by field, deep-copying them), for the URL the client would
+        # join from its base URL and that path (joining it parses URLs again on every call).
+        url = str(base.copy_with(raw_path=base.raw_path + b"chat/completions"))
+        self._request = FinalRequestOptions.construct(method="post", url=url, json_data=None, content=None,
+                                                      files=None)
         register_secret(self._clients[0].api_key)  # an endpoint that echoes it must not put it in a task's error
 
     def _new_client(self) -> openai.AsyncOpenAI:
@@ -186,8 +196,8 @@ class OpenAIModel:
     async def _post(self, index: int, body: dict[str, Any], *, stream: bool) -> httpx.Response:
         """POST the body to the client at `index`: its errors (after its retries) as `ModelError`s."""
         try:
-            return await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body,
-                                                   stream=stream)
+            options = self._request.model_copy(update={"json_data": body})  # what `post()` would send
+            return await self._clients[index].request(httpx.Response, options, stream=stream)
         except openai.APIStatusError as exc:
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
