@@ -1,11 +1,12 @@
 """Any OpenAI-compatible Chat Completions endpoint (OpenAI, Azure OpenAI, Bedrock, vLLM,
 Ollama, LiteLLM) through the official `openai` package.
 
-The request goes the way of the client's documented `post()` with a plain dict body
-(its `request()`, with the request options `post()` would build, built once per
-model) and the JSON reply is parsed here. That keeps the package's transport, auth,
-retries (429, 408, 409, 5xx, connection errors and timeouts, with exponential
-backoff that honours `Retry-After`) and error types, but skips the typed
+The request goes the way of the client's documented `post()` with a plain dict
+body (through its `request()`, with the request options `post()` would build,
+built once per model, on a client that joins its base URL with the path once) and
+the JSON reply is parsed here. That keeps the package's transport, auth, retries
+(429, 408, 409, 5xx, connection errors and timeouts, with exponential backoff
+that honours `Retry-After`) and error types, but skips the typed
 `chat.completions.create` path, whose request-parameter transform costs about
 10 ms of CPU per step and grows with the conversation; this path costs well under
 2 ms. The conversation list is sent as it is: nothing is copied per step.
@@ -106,15 +107,12 @@ class OpenAIModel:
                 f"cannot set up the OpenAI client: {exc} (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local endpoint)"
             ) from exc
         self._in_flight = [0]
-        base = self._clients[0].base_url
-        self.endpoint = str(base).rstrip("/")
-        # What the client's `post("/chat/completions", ...)` builds on every call, built once: its request
-        # options, copied per call with the body (a new one costs more than the rest of our side of a step:
-        # pydantic fills in its defaults field by field, deep-copying them), for the URL the client would
-        # join from its base URL and that path (joining it parses URLs again on every call).
-        url = str(base.copy_with(raw_path=base.raw_path + b"chat/completions"))
-        self._request = FinalRequestOptions.construct(method="post", url=url, json_data=None, content=None,
-                                                      files=None)
+        self.endpoint = str(self._clients[0].base_url).rstrip("/")
+        # What the client's `post("/chat/completions", ...)` builds on every call, built once and copied per
+        # call with its body: a new one costs more than the rest of our side of a step (pydantic fills in its
+        # defaults field by field, deep-copying them).
+        self._request = FinalRequestOptions.construct(method="post", url="/chat/completions", json_data=None,
+                                                      content=None, files=None)
         register_secret(self._clients[0].api_key)  # an endpoint that echoes it must not put it in a task's error
 
     def _new_client(self) -> openai.AsyncOpenAI:
@@ -126,7 +124,7 @@ class OpenAIModel:
 
             self._tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
         http_client = openai.DefaultAsyncHttpxClient(limits=limits, verify=self._tls)
-        return openai.AsyncOpenAI(**self._client_options, http_client=http_client)
+        return _Client(**self._client_options, http_client=http_client)
 
     def _pick_client(self) -> int:
         """Index of the first client with room for another call, a new one when all are busy."""
@@ -244,6 +242,19 @@ class OpenAIModel:
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, endpoint={self.endpoint!r}, tool_mode={self.tool_mode!r})"
+
+
+class _Client(openai.AsyncOpenAI):
+    """The package's client, joining its base URL with a path once, not on every call (each join parses
+    URLs): all the model's calls go to one URL."""
+
+    _joined: tuple[str, Any, Any] | None = None  # (path, base URL, the URL the client joined from them)
+
+    def _prepare_url(self, url: str) -> Any:
+        joined, base = self._joined, self.base_url
+        if joined is None or joined[0] != url or joined[1] is not base:
+            joined = self._joined = (url, base, super()._prepare_url(url))
+        return joined[2]
 
 
 def _is_sse(response: httpx.Response) -> bool:

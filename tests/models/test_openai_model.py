@@ -74,6 +74,18 @@ async def test_each_call_sends_what_the_clients_post_would(fake_openai: FakeOpen
     assert ours.path == "/v1/chat/completions"
 
 
+async def test_the_client_joins_its_base_url_with_the_path_once() -> None:
+    model = OpenAIModel("gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k")
+    client = model._clients[0]
+    url = client._prepare_url("/chat/completions")
+    assert str(url) == "http://127.0.0.1:9/v1/chat/completions"
+    assert client._prepare_url("/chat/completions") is url
+    assert str(client._prepare_url("/models")) == "http://127.0.0.1:9/v1/models"
+    client.base_url = "http://127.0.0.1:9/v2"  # a new base URL is joined again
+    assert str(client._prepare_url("/chat/completions")) == "http://127.0.0.1:9/v2/chat/completions"
+    await model.aclose()
+
+
 async def test_no_tools_param_when_there_are_no_tools(fake_openai: FakeOpenAIServer, model: OpenAIModel) -> None:
     fake_openai.script(say("hi"))
     await model.complete([USER], [])
