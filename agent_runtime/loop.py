@@ -14,7 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from agent_runtime import tracing
 from agent_runtime.acting import BeforeTool, ToolActing
@@ -70,6 +70,27 @@ class _Stop(Exception):
 _DONE = object()
 
 
+class RunOptions(TypedDict, total=False):
+    """How `Agent.run()` and `Agent.stream()` run a task, besides its input and cancel event.
+
+    With `resume`, `turn_log` says which approvals of the last turn the event log already holds.
+    `before_tool` is awaited before each tool call starts (a worker reads the store's cancel flag
+    there and sets `cancel`), so no call starts after a cancel it could know of.
+    With `on_delta` and a model that streams, each piece of the model's text is given to it as a
+    `ModelDelta` while the call runs: live only, never one of the task's events (the `model.turn` is).
+    """
+
+    task_id: str | None
+    session_id: str | None
+    resume: Checkpoint | None
+    start_seq: int
+    on_checkpoint: CheckpointSink | None
+    limits: Limits | None
+    turn_log: TurnLog | None
+    before_tool: BeforeTool | None
+    on_delta: DeltaSink | None
+
+
 class Agent:
     """An agent: its spec, a model, its tools, and optional memory and approver."""
 
@@ -95,49 +116,25 @@ class Agent:
         # Whether the model can stream its text (`StreamingModel`): then `on_delta` gets it live.
         self.streams = bool(getattr(model, "streams", False))
 
-    async def run(self, task: str, **kwargs: Any) -> TaskResult:
-        """Run a task to its end and return the result with all its events."""
+    async def run(self, task: str, *, cancel: asyncio.Event | None = None,
+                  **options: Unpack[RunOptions]) -> TaskResult:
+        """Run a task to its end and return the result with all its events (those `stream()` would yield,
+        collected as they are emitted, without a queue between the run and its reader)."""
         events: list[Event] = []
-        async for event in self.stream(task, **kwargs):
-            events.append(event)
+        body = asyncio.create_task(self._run_of(task, options).execute(events.append, cancel))
+        try:
+            await body
+        finally:
+            if not body.done():
+                body.cancel()
+            await asyncio.gather(body, return_exceptions=True)
         return result_from(events, self.spec.name)
 
-    async def stream(
-        self,
-        task: str,
-        *,
-        task_id: str | None = None,
-        session_id: str | None = None,
-        cancel: asyncio.Event | None = None,
-        resume: Checkpoint | None = None,
-        start_seq: int = 0,
-        on_checkpoint: CheckpointSink | None = None,
-        limits: Limits | None = None,
-        turn_log: TurnLog | None = None,
-        before_tool: BeforeTool | None = None,
-        on_delta: DeltaSink | None = None,
-    ) -> AsyncIterator[Event]:
-        """Run a task, yielding its events as they happen; the last one is terminal.
-
-        With `resume`, `turn_log` says which approvals of the last turn the event log already holds.
-        `before_tool` is awaited before each tool call starts (a worker reads the store's cancel flag
-        there and sets `cancel`), so no call starts after a cancel it could know of.
-        With `on_delta` and a model that streams, each piece of the model's text is given to it as a
-        `ModelDelta` while the call runs: live only, never yielded here (the `model.turn` is).
-        """
-        run = _Run(
-            self,
-            task,
-            task_id=task_id or uuid.uuid4().hex,
-            session_id=session_id,
-            resume=resume,
-            start_seq=start_seq,
-            on_checkpoint=on_checkpoint,
-            limits=limits or self.limits,
-            turn_log=turn_log or TurnLog(),
-            before_tool=before_tool,
-        )
-        run.on_delta = on_delta if self.streams else None
+    async def stream(self, task: str, *, cancel: asyncio.Event | None = None,
+                     **options: Unpack[RunOptions]) -> AsyncIterator[Event]:
+        """Run a task, yielding its events as they happen; the last one is terminal. `cancel` being set
+        cancels it, in-flight tools included; `options` are described at `RunOptions`."""
+        run = self._run_of(task, options)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         body = asyncio.create_task(run.execute(queue.put_nowait, cancel))
         body.add_done_callback(lambda _: queue.put_nowait(_DONE))
@@ -151,6 +148,22 @@ class Agent:
             if not body.done():
                 body.cancel()
             await asyncio.gather(body, return_exceptions=True)
+
+    def _run_of(self, task: str, options: RunOptions) -> _Run:
+        run = _Run(
+            self,
+            task,
+            task_id=options.get("task_id") or uuid.uuid4().hex,
+            session_id=options.get("session_id"),
+            resume=options.get("resume"),
+            start_seq=options.get("start_seq", 0),
+            on_checkpoint=options.get("on_checkpoint"),
+            limits=options.get("limits") or self.limits,
+            turn_log=options.get("turn_log") or TurnLog(),
+            before_tool=options.get("before_tool"),
+        )
+        run.on_delta = options.get("on_delta") if self.streams else None
+        return run
 
 
 class _Run(ToolActing):

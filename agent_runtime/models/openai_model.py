@@ -1,10 +1,12 @@
 """Any OpenAI-compatible Chat Completions endpoint (OpenAI, Azure OpenAI, Bedrock, vLLM,
 Ollama, LiteLLM) through the official `openai` package.
 
-The request goes through the client's documented `post()` with a plain dict body
-and the JSON reply is parsed here. That keeps the package's transport, auth,
-retries (429, 408, 409, 5xx, connection errors and timeouts, with exponential
-backoff that honours `Retry-After`) and error types, but skips the typed
+The request goes the way of the client's documented `post()` with a plain dict
+body (through its `request()`, with the request options `post()` would build,
+built once per model, on a client that joins its base URL with the path once) and
+the JSON reply is parsed here. That keeps the package's transport, auth, retries
+(429, 408, 409, 5xx, connection errors and timeouts, with exponential backoff
+that honours `Retry-After`) and error types, but skips the typed
 `chat.completions.create` path, whose request-parameter transform costs about
 10 ms of CPU per step and grows with the conversation; this path costs well under
 2 ms. The conversation list is sent as it is: nothing is copied per step.
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 import openai
+from openai._models import FinalRequestOptions
 
 from agent_runtime.errors import ConfigurationError, ModelError
 from agent_runtime.events import Usage
@@ -105,6 +108,11 @@ class OpenAIModel:
             ) from exc
         self._in_flight = [0]
         self.endpoint = str(self._clients[0].base_url).rstrip("/")
+        # What the client's `post("/chat/completions", ...)` builds on every call, built once and copied per
+        # call with its body: a new one costs more than the rest of our side of a step (pydantic fills in its
+        # defaults field by field, deep-copying them).
+        self._request = FinalRequestOptions.construct(method="post", url="/chat/completions", json_data=None,
+                                                      content=None, files=None)
         register_secret(self._clients[0].api_key)  # an endpoint that echoes it must not put it in a task's error
 
     def _new_client(self) -> openai.AsyncOpenAI:
@@ -116,7 +124,7 @@ class OpenAIModel:
 
             self._tls = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
         http_client = openai.DefaultAsyncHttpxClient(limits=limits, verify=self._tls)
-        return openai.AsyncOpenAI(**self._client_options, http_client=http_client)
+        return _Client(**self._client_options, http_client=http_client)
 
     def _pick_client(self) -> int:
         """Index of the first client with room for another call, a new one when all are busy."""
@@ -186,8 +194,8 @@ class OpenAIModel:
     async def _post(self, index: int, body: dict[str, Any], *, stream: bool) -> httpx.Response:
         """POST the body to the client at `index`: its errors (after its retries) as `ModelError`s."""
         try:
-            return await self._clients[index].post("/chat/completions", cast_to=httpx.Response, body=body,
-                                                   stream=stream)
+            options = self._request.model_copy(update={"json_data": body})  # what `post()` would send
+            return await self._clients[index].request(httpx.Response, options, stream=stream)
         except openai.APIStatusError as exc:
             raise _status_error(exc) from None
         except openai.APITimeoutError as exc:
@@ -234,6 +242,19 @@ class OpenAIModel:
 
     def __repr__(self) -> str:
         return f"OpenAIModel({self.name!r}, endpoint={self.endpoint!r}, tool_mode={self.tool_mode!r})"
+
+
+class _Client(openai.AsyncOpenAI):
+    """The package's client, joining its base URL with a path once, not on every call (each join parses
+    URLs): all the model's calls go to one URL."""
+
+    _joined: tuple[str, Any, Any] | None = None  # (path, base URL, the URL the client joined from them)
+
+    def _prepare_url(self, url: str) -> Any:
+        joined, base = self._joined, self.base_url
+        if joined is None or joined[0] != url or joined[1] is not base:
+            joined = self._joined = (url, base, super()._prepare_url(url))
+        return joined[2]
 
 
 def _is_sse(response: httpx.Response) -> bool:

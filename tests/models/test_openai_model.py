@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 
+import httpx
 import pytest
 
 from agent_runtime.errors import ConfigurationError, ModelError
@@ -57,6 +58,32 @@ async def test_text_reply_usage_cost_and_request(fake_openai: FakeOpenAIServer, 
     assert request.headers["authorization"] == "Bearer test-key"
     assert request.body == {"model": "gpt-4o-mini", "messages": messages, "tools": [SEARCH]}
     assert messages == [SYSTEM, USER]  # the caller's list is not changed
+
+
+async def test_each_call_sends_what_the_clients_post_would(fake_openai: FakeOpenAIServer, model: OpenAIModel) -> None:
+    """The request options are built once per model: call after call, the request is the one `post()` sends."""
+    fake_openai.script(say("one"), say("two"), say("three"))
+    await model.complete([SYSTEM, USER], [SEARCH])
+    await model.complete([USER], [])
+    await model._clients[0].post("/chat/completions", cast_to=httpx.Response,
+                                 body={"model": "gpt-4o-mini", "messages": [USER]})
+    ours_first, ours, posted = fake_openai.requests
+    assert ours_first.body == {"model": "gpt-4o-mini", "messages": [SYSTEM, USER], "tools": [SEARCH]}
+    assert (ours.method, ours.path, ours.headers, ours.body) == (posted.method, posted.path, posted.headers,
+                                                                 posted.body)
+    assert ours.path == "/v1/chat/completions"
+
+
+async def test_the_client_joins_its_base_url_with_the_path_once() -> None:
+    model = OpenAIModel("gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key="k")
+    client = model._clients[0]
+    url = client._prepare_url("/chat/completions")
+    assert str(url) == "http://127.0.0.1:9/v1/chat/completions"
+    assert client._prepare_url("/chat/completions") is url
+    assert str(client._prepare_url("/models")) == "http://127.0.0.1:9/v1/models"
+    client.base_url = "http://127.0.0.1:9/v2"  # a new base URL is joined again
+    assert str(client._prepare_url("/chat/completions")) == "http://127.0.0.1:9/v2/chat/completions"
+    await model.aclose()
 
 
 async def test_no_tools_param_when_there_are_no_tools(fake_openai: FakeOpenAIServer, model: OpenAIModel) -> None:
