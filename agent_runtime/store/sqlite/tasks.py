@@ -119,7 +119,7 @@ class SQLiteTasks(SQLiteConnections):
             raise ConflictError(f"task {task.task_id!r} already exists") from None
 
     async def get_task(self, task_id: str) -> TaskRecord:
-        return await self._run(lambda: read_task(self._conn(), task_id))
+        return await self._read_soon(lambda conn: read_task(conn, task_id))
 
     def _conditional(
         self, task_id: str, sets: str, params: Sequence[Any], where: str, where_params: Sequence[Any],
