@@ -1,6 +1,6 @@
 """Connections to one SQLite file: one per pool thread, so the event loop never waits for a lock or an
-fsync; the hot calls (a task's progress write, reads of a task or of its events by key) go on the loop's
-thread when they need no wait."""
+fsync; the hot calls (a task's writes, reads of a task or of its events by key) go on the loop's thread
+when they need no wait."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ class SQLiteConnections:
     async def _write_soon(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`_write(fn)` on the event loop's thread when the write lock is free at once, else in the pool.
 
-        For a small, frequent write (a step's events and checkpoint): a hop to the pool and back costs
+        For a small, frequent write of one task (its creation, claim, lease, a step's events and checkpoint,
+        its end): a hop to the pool and back costs
         more CPU than the write, which with WAL and synchronous=NORMAL appends a few pages to the WAL
         without an fsync. The loop never waits for the lock (another writer holds it: the pool takes the
         write) nor for a checkpoint's fsync (the pool runs one every `CHECKPOINT_EVERY` such commits)."""

@@ -74,8 +74,7 @@ class SQLiteProgress(SQLiteConnections):
         return await self._read_soon(read)
 
     async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
-        def read() -> Checkpoint | None:
-            conn = self._conn()
+        def read(conn: sqlite3.Connection) -> Checkpoint | None:
             row = conn.execute("SELECT checkpoint, input FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"task {task_id!r} not found")
@@ -87,4 +86,4 @@ class SQLiteProgress(SQLiteConnections):
             ).fetchall()
             return checkpoint_from_header(header, decode_messages([m[0] for m in msgs], row[1], task_id))
 
-        return await self._run(read)
+        return await self._read_soon(read)
