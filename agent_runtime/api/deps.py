@@ -62,8 +62,9 @@ class ApiServices:
         return sorted(self.agents)
 
 
-def get_services(request: Request) -> ApiServices:
-    """The app's services (set by `create_app`)."""
+async def get_services(request: Request) -> ApiServices:
+    """The app's services (set by `create_app`). Async: FastAPI runs a plain function dependency in a
+    worker thread, a hop per request."""
     return cast(ApiServices, request.app.state.services)
 
 

@@ -47,11 +47,12 @@ class LiveInbox:
         self._items.clear()
         return items
 
-    def ready(self) -> asyncio.Future[None]:
-        """A future done once an item is waiting (at once if one already is)."""
-        if self._ready is None or self._ready.done():
-            self._ready = asyncio.get_running_loop().create_future()
-            if self._items:
+    def ready(self, fut: asyncio.Future[None] | None = None) -> asyncio.Future[None]:
+        """A future done once an item is waiting (at once if one already is): `fut` if given (e.g. a
+        `Notifier.listening` future, so that one wait covers stored events and live items), else a new one."""
+        if fut is not None or self._ready is None or self._ready.done():
+            self._ready = fut if fut is not None else asyncio.get_running_loop().create_future()
+            if self._items and not self._ready.done():
                 self._ready.set_result(None)
         return self._ready
 

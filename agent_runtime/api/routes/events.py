@@ -92,8 +92,7 @@ async def _events_page(services: ApiServices, task: TaskRecord, cursor: int, lim
     return JSONResponse(page.model_dump(mode="json"))
 
 
-async def _held(services: ApiServices, key_id: str,
-                events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+async def _held(services: ApiServices, key_id: str, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """`events`, giving the key's stream slot back when the stream ends or the client goes away."""
     try:
         async for event in events:
@@ -102,33 +101,45 @@ async def _held(services: ApiServices, key_id: str,
         services.streams.release(key_id)
 
 
-async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIterator[ServerSentEvent]:
+def sse_message(data: str, event: str, id: int | None = None) -> str:
+    """One SSE message as `ServerSentEvent.encode` writes it (id, event, data lines, a blank line), built
+    by hand for the one-line JSON of an event: the stream sends thousands a second."""
+    if "\n" in data or "\r" in data:  # not one line: one `data:` line per line
+        return ServerSentEvent(data=data, event=event, id=None if id is None else str(id)).encode().decode()
+    head = "" if id is None else f"id: {id}\r\n"
+    return f"{head}event: {event}\r\ndata: {data}\r\n\r\n"
+
+
+async def _follow(services: ApiServices, task_id: str, cursor: int) -> AsyncIterator[bytes]:
     """Events after `cursor` as they are stored, until the terminal one (or the task settled without one);
-    between them, the live-only `model.delta` events of a task this process runs (no `id:` line)."""
+    between them, the live-only `model.delta` events of a task this process runs (no `id:` line).
+    The messages of one read of the store go out in one chunk (one write to the socket)."""
     with services.notifier.subscribed(live_key(task_id)) as live:
         async for message in _follow_store(services, task_id, cursor, live):
             yield message
 
 
-async def _follow_store(services: ApiServices, task_id: str, cursor: int,
-                        live: LiveInbox) -> AsyncIterator[ServerSentEvent]:
+async def _follow_store(services: ApiServices, task_id: str, cursor: int, live: LiveInbox) -> AsyncIterator[bytes]:
     store, notifier, poll_s = services.store, services.notifier, services.poll_s
     state_checked = 0.0
     deltas = _Deltas(live)
     while True:
-        for message in deltas.pending():
-            yield message
+        if pending := deltas.pending():
+            yield pending
         with notifier.listening(("events", task_id)) as written:  # before the read: no write is missed
             batch = await store.list_events(task_id, after=cursor, limit=500)
+            messages: list[str] = []
             for e in batch:
                 event = parse_event(e.data)
                 deltas.seen(event)
                 # Re-serialized: every field, defaults included, as the document's `Event` says.
-                yield ServerSentEvent(data=event.model_dump_json(), event=e.type, id=str(e.seq))
+                messages.append(sse_message(event.model_dump_json(), e.type, e.seq))
                 cursor = e.seq
                 if e.type in TERMINAL_TYPES:
+                    yield "".join(messages).encode()
                     return
             if batch:
+                yield "".join(messages).encode()
                 continue
             # Nothing new. A task settled without a terminal event after `cursor` has nothing more to say.
             if time.monotonic() - state_checked > 5 * poll_s:
@@ -136,8 +147,7 @@ async def _follow_store(services: ApiServices, task_id: str, cursor: int,
                 task = await store.get_task(task_id)
                 if task.terminal and not await store.list_events(task_id, after=cursor, limit=1):
                     return
-            async for message in deltas.until(written, poll_s):
-                yield message
+            await deltas.until(written, poll_s)
 
 
 class _Deltas:
@@ -152,17 +162,25 @@ class _Deltas:
         if isinstance(event, ModelTurn):
             self.turn_step = event.step
 
-    def pending(self) -> list[ServerSentEvent]:
-        return [ServerSentEvent(data=d.model_dump_json(), event=d.type)
-                for d in self.live.take() if d.step > self.turn_step]
+    def pending(self) -> bytes:
+        """The deltas received since the last call, as one chunk of SSE messages (empty if none)."""
+        return "".join(sse_message(d.model_dump_json(), d.type)
+                       for d in self.live.take() if d.step > self.turn_step).encode()
 
-    async def until(self, written: asyncio.Future[None], within_s: float) -> AsyncIterator[ServerSentEvent]:
-        """Deltas as they come, until `written` (a stored event) or `within_s` seconds have passed."""
-        deadline = time.monotonic() + within_s
-        while not written.done():
-            for message in self.pending():
-                yield message
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            await asyncio.wait((written, self.live.ready()), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+    async def until(self, written: asyncio.Future[None], within_s: float) -> None:
+        """Wait until `written` is done: a stored event was notified, a delta came (the inbox completes
+        `written` too), or `within_s` seconds passed. The stream awaits the one future itself: the wake-up
+        takes one turn of the event loop, not the three of `asyncio.wait` and its helper futures."""
+        self.live.ready(written)
+        if written.done():
+            return
+        timer = asyncio.get_running_loop().call_later(within_s, _complete, written)
+        try:
+            await written
+        finally:
+            timer.cancel()
+
+
+def _complete(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

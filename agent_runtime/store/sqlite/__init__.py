@@ -1,9 +1,10 @@
 """The store in one SQLite file (WAL mode): the local server's durable state.
 
 Calls run on a small thread pool, one connection per thread, so the event loop does not wait
-on disk; the exception is a step's progress write, run on the loop's own thread when the write
-lock is free at once (a WAL commit without fsync costs less than the hop to the pool; WAL
-checkpoints, which fsync, stay in the pool). Conditional writes are `UPDATE ... WHERE <condition>` inside
+on disk; the exceptions are a task's writes (its creation, claim, lease, progress and end), run on
+the loop's own thread when the write lock is free at once (a WAL commit without fsync costs less
+than the hop to the pool; WAL checkpoints, which fsync, stay in the pool), and the reads by key that
+every event stream and step make (a task, its events after a seq), which a WAL reader does without waiting. Conditional writes are `UPDATE ... WHERE <condition>` inside
 `BEGIN IMMEDIATE` transactions; several processes may share the file.
 
 One part per concern, joined here: tasks and leases (`tasks`), events and checkpoints

@@ -1,5 +1,6 @@
 """Connections to one SQLite file: one per pool thread, so the event loop never waits for a lock or an
-fsync; the hot write (a task's progress) goes on the loop's thread when the write lock is free at once."""
+fsync; the hot calls (a task's writes, reads of a task or of its events by key) go on the loop's thread
+when they need no wait."""
 
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ class SQLiteConnections:
     async def _write_soon(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`_write(fn)` on the event loop's thread when the write lock is free at once, else in the pool.
 
-        For a small, frequent write (a step's events and checkpoint): a hop to the pool and back costs
+        For a small, frequent write of one task (its creation, claim, lease, a step's events and checkpoint,
+        its end): a hop to the pool and back costs
         more CPU than the write, which with WAL and synchronous=NORMAL appends a few pages to the WAL
         without an fsync. The loop never waits for the lock (another writer holds it: the pool takes the
         write) nor for a checkpoint's fsync (the pool runs one every `CHECKPOINT_EVERY` such commits)."""
@@ -93,6 +95,21 @@ class SQLiteConnections:
         if self._inline_commits % CHECKPOINT_EVERY == 0:
             self._executor.submit(self._checkpoint_wal)
         return result
+
+    async def _read_soon(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(conn)`, a small read by key, on the event loop's thread; in the pool if the file is busy.
+
+        A WAL reader takes no lock and waits for no writer, so a read of a few rows by key costs less
+        than the hop to the pool and back (which also has the pool thread and the loop contend for the
+        GIL at every event a stream follows). The inline connection has no transaction open between two
+        awaits (its writes begin and end in one call), so the read sees the latest commit. Should SQLite
+        say busy (a WAL recovery in another process), the read waits for it in the pool."""
+        try:
+            return fn(self._conn(inline=True))
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+        return await self._run(lambda: fn(self._conn()))
 
     def _checkpoint_wal(self) -> None:
         self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")

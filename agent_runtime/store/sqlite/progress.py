@@ -57,25 +57,24 @@ class SQLiteProgress(SQLiteConnections):
         return await self._write_soon(save)
 
     async def list_events(self, task_id: str, *, after: int = 0, limit: int = 500) -> list[StoredEvent]:
-        def read() -> list[StoredEvent]:
-            rows = self._conn().execute(
+        def read(conn: sqlite3.Connection) -> list[StoredEvent]:
+            rows = conn.execute(
                 "SELECT seq, type, data FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (task_id, after, limit),
             ).fetchall()
             return [StoredEvent(r[0], r[1], r[2]) for r in rows]
 
-        return await self._run(read)
+        return await self._read_soon(read)  # every event stream's read after each write: no hop
 
     async def last_seq(self, task_id: str) -> int:
-        def read() -> int:
-            row = self._conn().execute("SELECT MAX(seq) FROM events WHERE task_id = ?", (task_id,)).fetchone()
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT MAX(seq) FROM events WHERE task_id = ?", (task_id,)).fetchone()
             return int(row[0] or 0)
 
-        return await self._run(read)
+        return await self._read_soon(read)
 
     async def load_checkpoint(self, task_id: str) -> Checkpoint | None:
-        def read() -> Checkpoint | None:
-            conn = self._conn()
+        def read(conn: sqlite3.Connection) -> Checkpoint | None:
             row = conn.execute("SELECT checkpoint, input FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"task {task_id!r} not found")
@@ -87,4 +86,4 @@ class SQLiteProgress(SQLiteConnections):
             ).fetchall()
             return checkpoint_from_header(header, decode_messages([m[0] for m in msgs], row[1], task_id))
 
-        return await self._run(read)
+        return await self._read_soon(read)

@@ -114,18 +114,19 @@ class SQLiteTasks(SQLiteConnections):
             return task, True
 
         try:
-            return await self._run(self._write, create)
+            return await self._write_soon(create)
         except sqlite3.IntegrityError:
             raise ConflictError(f"task {task.task_id!r} already exists") from None
 
     async def get_task(self, task_id: str) -> TaskRecord:
-        return await self._run(lambda: read_task(self._conn(), task_id))
+        return await self._read_soon(lambda conn: read_task(conn, task_id))
 
+    @staticmethod
     def _conditional(
-        self, task_id: str, sets: str, params: Sequence[Any], where: str, where_params: Sequence[Any],
+        task_id: str, sets: str, params: Sequence[Any], where: str, where_params: Sequence[Any],
         explain: Callable[[TaskRecord], str],
-    ) -> TaskRecord:
-        """Update the task if `where` holds; otherwise `ConflictError` with `explain(task)`."""
+    ) -> Callable[[sqlite3.Connection], TaskRecord]:
+        """A write that updates the task if `where` holds; otherwise `ConflictError` with `explain(task)`."""
 
         def update(conn: sqlite3.Connection) -> TaskRecord:
             cur = conn.execute(
@@ -137,7 +138,7 @@ class SQLiteTasks(SQLiteConnections):
                 raise ConflictError(explain(task))
             return task
 
-        return self._write(update)
+        return update
 
     async def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
         t = now()
@@ -157,14 +158,14 @@ class SQLiteTasks(SQLiteConnections):
                 raise ConflictError(claim_conflict(task))
             return read_task(conn, task_id)
 
-        return await self._run(self._write, claim)
+        return await self._write_soon(claim)
 
     async def renew_lease(self, task_id: str, *, owner: str, lease_s: float) -> TaskRecord:
-        return await self._run(
-            self._conditional, task_id, "lease_until = ?", (now() + lease_s,),
+        return await self._write_soon(self._conditional(
+            task_id, "lease_until = ?", (now() + lease_s,),
             f"lease_owner = ? AND state IN ({marks(ACTIVE_STATES)})", (owner, *sorted(ACTIVE_STATES)),
             lambda task: f"lease on task {task_id} lost (state {task.state}, owner {task.lease_owner})",
-        )
+        ))
 
     async def release_lease(self, task_id: str, *, owner: str, refund_attempt: bool = False) -> None:
         def release(conn: sqlite3.Connection) -> None:
@@ -174,21 +175,21 @@ class SQLiteTasks(SQLiteConnections):
                 (1 if refund_attempt else 0, task_id, owner),
             )
 
-        await self._run(self._write, release)
+        await self._write_soon(release)
 
     async def set_state(self, task_id: str, state: TaskState, *, from_states: Collection[str]) -> TaskRecord:
         states = sorted(from_states)
-        return await self._run(
-            self._conditional, task_id, "state = ?", (state,), f"state IN ({marks(states)})", states,
+        return await self._write_soon(self._conditional(
+            task_id, "state = ?", (state,), f"state IN ({marks(states)})", states,
             lambda task: f"task {task_id} is {task.state}, not {' or '.join(states)}",
-        )
+        ))
 
     async def request_cancel(self, task_id: str) -> TaskRecord:
-        return await self._run(
-            self._conditional, task_id, "cancel_requested = 1", (),
+        return await self._write_soon(self._conditional(
+            task_id, "cancel_requested = 1", (),
             f"state IN ({marks(ACTIVE_STATES)})", sorted(ACTIVE_STATES),
             lambda task: f"task {task_id} already {task.state}",
-        )
+        ))
 
     async def finish_task(
         self, task_id: str, event: TerminalEvent, *, owner: str | None = None,
@@ -219,7 +220,7 @@ class SQLiteTasks(SQLiteConnections):
                 raise ConflictError(f"event {row.seq} of task {task_id} already exists") from None
             return task
 
-        return await self._run(self._write, finish)
+        return await self._write_soon(finish)
 
     async def active_tasks(self, agents: Collection[str]) -> list[TaskRecord]:
         states, names = sorted(ACTIVE_STATES), sorted(agents)
