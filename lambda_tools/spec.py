@@ -69,10 +69,16 @@ class ToolSpec:
         return self.input_model.model_json_schema()
 
     def openai_tool(self) -> dict[str, Any]:
-        """The entry for the Chat Completions `tools` list; the description ends with the output shape."""
-        description = f"{self.description} Returns {self.output_description}." if self.output_description \
-            else self.description
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": description, "parameters": self.parameters_schema()},
-        }
+        """The entry for the Chat Completions `tools` list; the description ends with the output shape. Built
+        once per spec (pydantic takes about a millisecond over a schema, and every task's agent lists its
+        tools) and shared: read it, do not change it."""
+        cached: dict[str, Any] | None = self.__dict__.get("_openai_tool")
+        if cached is None:
+            description = f"{self.description} Returns {self.output_description}." if self.output_description \
+                else self.description
+            cached = {
+                "type": "function",
+                "function": {"name": self.name, "description": description, "parameters": self.parameters_schema()},
+            }
+            object.__setattr__(self, "_openai_tool", cached)  # frozen: not a field, so not in eq or hash
+        return cached
