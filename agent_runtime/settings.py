@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     reports_bucket: str | None = None
     # Tasks one container runs at once: `make bench`'s packing figure (section P, tasks per core) times the
     # default Fargate size's vCPUs (0.5); tests/test_packing_defaults.py keeps the two in step.
-    worker_concurrency: int = Field(150, ge=1, le=10_000)
+    worker_concurrency: int = Field(200, ge=1, le=10_000)
     aws_transport: Literal["light", "boto3"] = Field(
         "light", description="how the per-step AWS calls (DynamoDB, SQS, Lambda Invoke) are made: `light` (signed "
         "JSON over kept-alive connections, a third of boto3's CPU) or `boto3` (every call through boto3)")

@@ -115,7 +115,7 @@ class PlatformSettings:
     model: str = "gpt-4o-mini"
     llm_base_url: str | None = None
     log_level: str = "INFO"
-    worker_concurrency: int = 150  # bench section P's tasks per core x the default size's vCPUs
+    worker_concurrency: int = 200  # bench section P's tasks per core x the default size's vCPUs
     image_uri: str | None = None
     container_arm64: bool = True
     powertools_layer_arn: str = DEFAULT_POWERTOOLS_LAYER
