@@ -6,10 +6,12 @@ caller may not see - into a 404."""
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from agent_runtime.api.auth import KeySource
 from agent_runtime.api.errors import ApiError
@@ -96,6 +98,18 @@ def require_role(caller: Principal, role: str, doing: str) -> None:
 
 # The served agents are added to the OpenAPI document as this parameter's enum (see `app.py`): they are
 # known only when the app is built. Unknown names are a 404 from `runtime_of`, not a validation error.
+def _decimal_digits(value: Any) -> Any:
+    """A query's whole number as ASCII digits only: pydantic's lax parsing would also take `+5`, ` 5`,
+    `1_0` and `5.0`, which the document (type integer) does not."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError("int_digits", "Input should be a whole number written with the digits 0-9")
+    return value
+
+
+# A whole number in a query string (`?limit=`, `?after=`) is written with ASCII digits: `Annotated[int,
+# Query(...), DIGITS]` (after the `Query`, or the document loses its bounds).
+DIGITS = BeforeValidator(_decimal_digits)
+
 AgentName = Annotated[str, Path(max_length=64, description="agent name")]
 TaskId = Annotated[str, Path(min_length=1, max_length=128, description="task id")]
 

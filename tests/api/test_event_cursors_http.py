@@ -15,13 +15,15 @@ from agent_runtime.server import create_platform
 from agent_runtime.settings import Settings
 from tests.api.support import API_KEY, ServerThread, make_tools, scripted_factory
 
-BAD = ["9223372036854775808", str(10**30), "1000000000000000000", "١٢٣", "²", "-1", "+5", "1e3", "", "0x10"]
+BAD = ["9223372036854775808", str(10**30), "1000000000000000000", "١٢٣", "²", "-1", "+5", "1e3", "", "0x10", "1_0",
+       "5.0"]
 
 
 @pytest.fixture(scope="module")
 def finished_task(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, str]]:
     data_dir: Path = tmp_path_factory.mktemp("cursors")
-    settings = Settings(data_dir=data_dir, api_keys=API_KEY, store="sqlite", queue="local", agent=None)
+    settings = Settings(data_dir=data_dir, api_keys=API_KEY, store="sqlite", queue="local", agent=None,
+                        rate_limit_per_s=0)  # (the requests of this module alone pass the default burst)
     platform = create_platform(settings, runtime_factory=scripted_factory(make_tools()), heartbeat_s=0.3,
                                poll_s=0.1)
     with ServerThread(platform.app) as server, httpx.Client(
@@ -50,11 +52,17 @@ def test_a_bad_last_event_id_is_422(finished_task: tuple[httpx.Client, str], cur
     _assert_422(r, "header.Last-Event-ID: ")
 
 
-@pytest.mark.parametrize("cursor", [c for c in BAD if c not in ("", "+5")])  # an integer parameter takes +5
+@pytest.mark.parametrize("cursor", [*BAD, " 5"])  # (a header's value cannot begin with a space)
 @pytest.mark.parametrize("fmt", ["json", "sse"])
 def test_a_bad_after_is_422(finished_task: tuple[httpx.Client, str], cursor: str, fmt: str) -> None:
     client, task_id = finished_task
     _assert_422(client.get(f"/{task_id}/events", params={"format": fmt, "after": cursor}), "query.after: ")
+
+
+@pytest.mark.parametrize("limit", ["+5", "1_0", "5.0", " 5", "٥", "0", "1001"])
+def test_a_bad_page_limit_is_422(finished_task: tuple[httpx.Client, str], limit: str) -> None:
+    client, task_id = finished_task
+    _assert_422(client.get(f"/{task_id}/events", params={"format": "json", "limit": limit}), "query.limit: ")
 
 
 def test_the_largest_cursors_still_work(finished_task: tuple[httpx.Client, str]) -> None:

@@ -100,7 +100,8 @@ def test_pages_and_the_state_filter(clients: dict[str, httpx.Client]) -> None:
 
 
 @pytest.mark.parametrize("params", [
-    {"state": "done"}, {"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "!!"}, {"cursor": ""},
+    {"state": "done"}, {"limit": 0}, {"limit": 101}, {"limit": "x"}, {"limit": "+5"}, {"limit": "1_0"},
+    {"limit": "5.0"}, {"limit": " 5"}, {"limit": "٥"}, {"limit": ""}, {"cursor": "!!"}, {"cursor": ""},
     {"cursor": "0"}, {"cursor": "a" * 300}, {"cursor": "1.5_research-abc"}, {"cursor": f"1.5_research-{'g' * 32}"},
     {"cursor": f"-1.5_research-{'a' * 32}"}, {"cursor": f"1e9_research-{'a' * 32}"},
     {"cursor": f"1.5_Research-{'a' * 32}"}, {"cursor": f"1.5_research-{'a' * 32}\n"},

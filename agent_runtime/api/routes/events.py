@@ -10,7 +10,16 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent_runtime.api.deps import AgentName, ApiServices, Caller, Services, TaskId, authenticate, task_of
+from agent_runtime.api.deps import (
+    DIGITS,
+    AgentName,
+    ApiServices,
+    Caller,
+    Services,
+    TaskId,
+    authenticate,
+    task_of,
+)
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import EventsPage
 from agent_runtime.events import TERMINAL_TYPES, Event, ModelDelta, ModelTurn, parse_event
@@ -56,9 +65,9 @@ async def task_events(
     task_id: TaskId,
     services: Services,
     caller: Caller,
-    after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="only events with a higher seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="only events with a higher seq"), DIGITS] = 0,
     format: Annotated[str, Query(pattern="^(sse|json)$", description="sse (default) or json")] = "sse",
-    limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page")] = 500,
+    limit: Annotated[int, Query(ge=1, le=1000, description="json format: most events per page"), DIGITS] = 500,
     # Declared `str`, not `str | None`: the document shows a plain string, since a client told the header
     # may be null would send the text "null". Absent, it is None (defaults are not validated).
     last_event_id: Annotated[str, Header(

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from agent_runtime.api.deps import AgentName, Caller, Services, authenticate, runtime_of
+from agent_runtime.api.deps import DIGITS, AgentName, Caller, Services, authenticate, runtime_of
 from agent_runtime.api.errors import ApiError, error_responses
 from agent_runtime.api.schemas import Links, task_links
 from agent_runtime.store.base import ListPosition, TaskRecord, TaskState
@@ -74,7 +74,7 @@ def decode_cursor(cursor: str) -> ListPosition:
 async def list_tasks(
     agent: AgentName, request: Request, services: Services, caller: Caller,
     state: Annotated[TaskState | None, Query(description="only tasks in this state")] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="at most this many tasks")] = 20,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many tasks"), DIGITS] = 20,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS, pattern=CURSOR_PATTERN,
                                         description="next_cursor of the page before, as given")] = None,
 ) -> TaskList:
