@@ -19,7 +19,7 @@ import asyncio
 import socket
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
@@ -54,8 +54,8 @@ class _Connection(asyncio.Protocol):
         self._body = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, though not always of asyncio's class (uvloop's is its own).
+        self.transport = cast(asyncio.Transport, transport)
 
     async def exchange(self, request: bytes, read_timeout: float) -> Reply:
         assert self.transport is not None

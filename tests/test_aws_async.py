@@ -134,3 +134,25 @@ async def test_closing_drops_the_idle_connections_and_the_next_call_opens_one(se
     await light.aclose()
     await light.acall("put_item", TableName="t", Item={"pk": {"S": "x"}})
     assert server.connections == 2
+
+
+async def test_a_transport_of_another_event_loop_implementation_is_used_as_it_is() -> None:
+    """uvloop's transports are not `asyncio.Transport` subclasses (uvicorn runs on uvloop when it is installed):
+    the connection only writes to and closes what it is given."""
+    from agent_runtime.aws_async import _Connection
+
+    class Transport:  # what uvloop's TCP transport offers the protocol: write and close
+        def __init__(self, conn: _Connection) -> None:
+            self.conn, self.closed = conn, False
+
+        def write(self, data: bytes) -> None:
+            asyncio.get_running_loop().call_soon(self.conn.data_received, ok(b"answer"))
+
+        def close(self) -> None:
+            self.closed = True
+
+    conn = _Connection("http://127.0.0.1:1/")
+    transport = Transport(conn)
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    assert await conn.exchange(b"GET / HTTP/1.1\r\n\r\n", 1) == (200, {"content-length": "6"}, b"answer", True)
+    assert not transport.closed
