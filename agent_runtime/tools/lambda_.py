@@ -107,6 +107,8 @@ class LambdaTool:
         self.function_name = function_name
         self.client = client
         self.api = light_client(client)  # the calls: the client's endpoint, credentials and retries, a third of its CPU
+        self._on_loop = isinstance(self.api, LightClient)  # awaited on the event loop, else blocking on the executor
+        self._writes = writes(spec)
         self.max_calls = max_calls
         events = getattr(getattr(client, "meta", None), "events", None)
         if events is not None:  # once per client, however many tools share it
@@ -125,15 +127,15 @@ class LambdaTool:
             event["trace_context"] = carrier
         payload = json.dumps(event, ensure_ascii=False).encode("utf-8")
         future: asyncio.Future[dict[str, Any]]
-        if isinstance(self.api, LightClient):  # on the event loop
-            if not writes(self.spec):
+        if self._on_loop:
+            if not self._writes:
                 return await self._ainvoke(payload)
             future = asyncio.ensure_future(self._ainvoke(payload))  # a task, so a cancel can wait for it
         else:
             # As asyncio.to_thread does: the call sees the caller's context variables (log fields).
             call = functools.partial(contextvars.copy_context().run, self._invoke, payload)
             future = asyncio.get_running_loop().run_in_executor(lambda_executor(self.max_calls), call)
-        if not writes(self.spec):
+        if not self._writes:
             return await future
         try:
             return await asyncio.shield(future)
