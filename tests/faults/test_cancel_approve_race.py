@@ -9,6 +9,7 @@ a cancel after the end is a 409 `task_ended` naming the state.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -91,11 +92,15 @@ def test_an_approval_after_the_cancel_is_a_409_and_the_call_never_runs(tmp_path:
 
 def test_an_approval_before_the_cancel_is_a_200_and_the_cancel_still_ends_the_task_cancelled(tmp_path: Path) -> None:
     with _two_servers(tmp_path) as (a, b, tools):
+        # The worker may see the approval at once (its poll can fall just after it): the approved call then
+        # waits for the cancel to be accepted, so the task cannot end between the two requests.
+        tools["publish"].gate = threading.Event()
         task_id = _submit(a, "publish")
         call_id = _waiting(b, task_id)
         r = b.post(f"/tasks/{task_id}/approvals/{call_id}", json={"approve": True})
         assert r.status_code == 200 and r.json()["status"] == "approved"
         cancel = b.post(f"/tasks/{task_id}/cancel")
+        tools["publish"].gate.set()
         assert cancel.status_code == 202 and cancel.json()["cancel_requested"] is True
         task = _until(b, task_id, _ended)
         assert task["state"] == "cancelled" and task["stop_reason"] == "cancelled"
